@@ -1,0 +1,130 @@
+// The only module that touches window.__TAURI__ (withGlobalTauri is on).
+// Every command and event name of the Rust <-> UI contract lives here.
+
+/** Command names, as registered on the Rust side. */
+export const Commands = Object.freeze({
+  APP_INFO: "app_info",
+  AUTH_STATE: "auth_state",
+  SIGN_IN: "sign_in",
+  CANCEL_SIGN_IN: "cancel_sign_in",
+  SIGN_OUT: "sign_out",
+  MESSAGES_PAGE: "messages_page",
+  SEND_MESSAGE: "send_message",
+  DRAFT_GET: "draft_get",
+  DRAFT_SET: "draft_set",
+});
+
+/** Event names emitted by the Rust side. */
+export const Events = Object.freeze({
+  AUTH_STATE_CHANGED: "auth://state-changed",
+  APP_FOCUS: "app://focus",
+});
+
+/** Error kinds a command can reject with, plus `unavailable` (no Tauri). */
+export const ErrorKinds = Object.freeze({
+  NOT_SIGNED_IN: "notSignedIn",
+  OFFLINE: "offline",
+  BACKEND: "backend",
+  INVALID: "invalid",
+  CONFIG: "config",
+  INTERNAL: "internal",
+  UNAVAILABLE: "unavailable",
+});
+
+/** A rejected command, always with a `kind` and a message for a person. */
+export class IpcError extends Error {
+  constructor(kind, message) {
+    super(message || "Something went wrong.");
+    this.name = "IpcError";
+    this.kind = kind || ErrorKinds.INTERNAL;
+  }
+}
+
+function tauri() {
+  const t = window.__TAURI__;
+  if (!t || !t.core || typeof t.core.invoke !== "function" || !t.event) {
+    throw new IpcError(
+      ErrorKinds.UNAVAILABLE,
+      "This page is Courier's interface, and it can't reach the app from here.",
+    );
+  }
+  return t;
+}
+
+/** True when the page runs inside the Courier app. */
+export function isAvailable() {
+  try {
+    tauri();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toIpcError(err) {
+  if (err instanceof IpcError) return err;
+  if (err && typeof err === "object" && typeof err.kind === "string") {
+    return new IpcError(err.kind, typeof err.message === "string" ? err.message : "");
+  }
+  if (typeof err === "string") return new IpcError(ErrorKinds.INTERNAL, err);
+  if (err instanceof Error) return new IpcError(ErrorKinds.INTERNAL, err.message);
+  return new IpcError(ErrorKinds.INTERNAL, "Something went wrong.");
+}
+
+async function invoke(command, args) {
+  const t = tauri();
+  try {
+    return await t.core.invoke(command, args);
+  } catch (err) {
+    throw toIpcError(err);
+  }
+}
+
+async function listen(eventName, handler) {
+  const t = tauri();
+  try {
+    return await t.event.listen(eventName, (event) => handler(event.payload));
+  } catch (err) {
+    throw toIpcError(err);
+  }
+}
+
+// ---- commands ---------------------------------------------------------------
+
+/** @returns {Promise<{name: string, version: string, config: {ok: boolean, message?: string, hint?: string}}>} */
+export const appInfo = () => invoke(Commands.APP_INFO);
+
+/** @returns {Promise<object>} the current AuthState */
+export const authState = () => invoke(Commands.AUTH_STATE);
+
+/** @param {"webview"|"browser"|null} mode */
+export const signIn = (mode = null) => invoke(Commands.SIGN_IN, { mode });
+
+export const cancelSignIn = () => invoke(Commands.CANCEL_SIGN_IN);
+
+export const signOut = () => invoke(Commands.SIGN_OUT);
+
+/**
+ * @param {string|null} cursor
+ * @param {number} numItems
+ * @returns {Promise<{page: object[], isDone: boolean, continueCursor: string}>}
+ */
+export const messagesPage = (cursor, numItems) =>
+  invoke(Commands.MESSAGES_PAGE, { cursor, numItems });
+
+/** @returns {Promise<{id: string}>} */
+export const sendMessage = (body, clientMessageId) =>
+  invoke(Commands.SEND_MESSAGE, { body, clientMessageId });
+
+/** @returns {Promise<string>} */
+export const draftGet = async () => (await invoke(Commands.DRAFT_GET)) ?? "";
+
+export const draftSet = (text) => invoke(Commands.DRAFT_SET, { text });
+
+// ---- events -----------------------------------------------------------------
+
+/** Calls `handler(authState)` on each change; resolves to an unlisten function. */
+export const onAuthStateChanged = (handler) => listen(Events.AUTH_STATE_CHANGED, handler);
+
+/** Calls `handler()` when the main window regains focus. */
+export const onAppFocus = (handler) => listen(Events.APP_FOCUS, () => handler());

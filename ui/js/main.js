@@ -1,0 +1,512 @@
+// Wires the pieces: auth state -> screens, message list (paging, polling,
+// merge with local pending sends), composer and its draft.
+
+import * as ipc from "./ipc.js";
+import * as view from "./view.js";
+
+const PAGE_SIZE = 20;
+const POLL_MS = 15000;
+const DRAFT_DEBOUNCE_MS = 300;
+const LIMIT = view.COMPOSER_LIMIT;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  auth: { status: "loading" },
+  userId: null,
+  generation: 0, // bumped on sign-out/user switch: late answers are dropped
+  // Server messages, newest first.
+  server: [],
+  cursor: null,
+  isDone: false,
+  loaded: false,
+  loading: false,
+  loadingMore: false,
+  listError: null,
+  // Messages sent from here that the server list does not show yet.
+  // { clientMessageId, body, createdAt, status: "pending"|"failed"|"sent", id?, error? }
+  locals: [],
+  offlineFromState: false,
+  offlineFromCall: false,
+};
+
+// ---- helpers ------------------------------------------------------------------
+
+function newClientMessageId() {
+  if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const isSignedIn = () => state.auth.status === "signedIn";
+
+function markOnline() {
+  state.offlineFromCall = false;
+  state.offlineFromState = false;
+  renderOffline();
+}
+
+function renderOffline() {
+  view.renderOffline(isSignedIn() && (state.offlineFromState || state.offlineFromCall));
+}
+
+/** Common handling of a failed call; returns a message for a person, or null. */
+function noteError(err) {
+  const kind = err && err.kind;
+  if (kind === ipc.ErrorKinds.OFFLINE) {
+    state.offlineFromCall = true;
+    renderOffline();
+    return null;
+  }
+  if (kind === ipc.ErrorKinds.NOT_SIGNED_IN) {
+    // The session ended under us; ask for the state so the screen follows.
+    syncAuthState();
+    return null;
+  }
+  console.error("courier:", err);
+  return (err && err.message) || "Something went wrong.";
+}
+
+// ---- messages ---------------------------------------------------------------
+
+function displayItems() {
+  const serverIds = new Set();
+  const serverClientIds = new Set();
+  for (const m of state.server) {
+    serverIds.add(m._id);
+    if (m.clientMessageId) serverClientIds.add(m.clientMessageId);
+  }
+  const locals = state.locals
+    .filter((l) => !serverClientIds.has(l.clientMessageId) && !(l.id && serverIds.has(l.id)))
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .map((l) => ({
+      key: `local:${l.clientMessageId}`,
+      id: l.id || null,
+      clientMessageId: l.clientMessageId,
+      body: l.body,
+      time: l.createdAt,
+      status: l.status === "sent" ? "sent" : l.status,
+      error: l.error || null,
+    }));
+  const server = state.server.map((m) => ({
+    key: m.clientMessageId ? `local:${m.clientMessageId}` : m._id,
+    id: m._id,
+    clientMessageId: m.clientMessageId || null,
+    body: String(m.body ?? ""),
+    time: Number(m._creationTime),
+    status: "sent",
+    error: null,
+  }));
+  return locals.concat(server);
+}
+
+function renderMessages() {
+  view.renderMessages(displayItems(), {
+    loading: state.loading,
+    loaded: state.loaded,
+    isDone: state.isDone,
+    loadingMore: state.loadingMore,
+    error: state.listError,
+  });
+}
+
+function pruneLocals() {
+  const ids = new Set(state.server.map((m) => m._id));
+  const cids = new Set(state.server.map((m) => m.clientMessageId).filter(Boolean));
+  state.locals = state.locals.filter((l) => !cids.has(l.clientMessageId) && !(l.id && ids.has(l.id)));
+}
+
+// One list operation at a time (a refresh and a "load more" must not race).
+let listQueue = Promise.resolve();
+let refreshQueued = false;
+
+function enqueue(op) {
+  listQueue = listQueue.then(op, op).catch((err) => console.error("courier:", err));
+  return listQueue;
+}
+
+/** Re-fetches the newest messages (as many as are loaded, at least a page). */
+function refresh() {
+  if (!isSignedIn() || refreshQueued) return listQueue;
+  refreshQueued = true;
+  return enqueue(async () => {
+    refreshQueued = false;
+    if (!isSignedIn()) return;
+    const gen = state.generation;
+    state.loading = true;
+    renderMessages();
+    try {
+      const n = Math.max(PAGE_SIZE, state.server.length);
+      const res = await ipc.messagesPage(null, n);
+      if (gen !== state.generation) return;
+      state.server = dedupe(res.page || []);
+      state.cursor = res.continueCursor ?? null;
+      state.isDone = !!res.isDone;
+      state.loaded = true;
+      state.listError = null;
+      pruneLocals();
+      markOnline();
+    } catch (err) {
+      if (gen !== state.generation) return;
+      const msg = noteError(err);
+      if (msg) state.listError = `Couldn't load your messages. ${msg}`;
+      else if (!state.loaded && err.kind === ipc.ErrorKinds.OFFLINE) {
+        state.listError = "Your messages will appear when Courier reconnects.";
+      }
+    } finally {
+      if (gen === state.generation) {
+        state.loading = false;
+        renderMessages();
+      }
+    }
+  });
+}
+
+function loadMore() {
+  if (!isSignedIn() || state.isDone || state.loadingMore || !state.loaded) return;
+  state.loadingMore = true;
+  renderMessages();
+  enqueue(async () => {
+    const gen = state.generation;
+    try {
+      if (state.isDone) return;
+      const res = await ipc.messagesPage(state.cursor, PAGE_SIZE);
+      if (gen !== state.generation) return;
+      state.server = dedupe(state.server.concat(res.page || []));
+      state.cursor = res.continueCursor ?? null;
+      state.isDone = !!res.isDone;
+      state.listError = null;
+      markOnline();
+    } catch (err) {
+      if (gen !== state.generation) return;
+      const msg = noteError(err);
+      if (msg) state.listError = `Couldn't load older messages. ${msg}`;
+    } finally {
+      if (gen === state.generation) {
+        state.loadingMore = false;
+        renderMessages();
+      }
+    }
+  });
+}
+
+function dedupe(list) {
+  const seen = new Set();
+  return list.filter((m) => m && typeof m._id === "string" && !seen.has(m._id) && seen.add(m._id));
+}
+
+function resetSession() {
+  state.generation += 1;
+  state.userId = null;
+  state.server = [];
+  state.cursor = null;
+  state.isDone = false;
+  state.loaded = false;
+  state.loading = false;
+  state.loadingMore = false;
+  state.listError = null;
+  state.locals = [];
+  state.offlineFromState = false;
+  state.offlineFromCall = false;
+  renderMessages();
+}
+
+// ---- sending ------------------------------------------------------------------
+
+async function deliver(local) {
+  const gen = state.generation;
+  local.status = "pending";
+  local.error = null;
+  renderMessages();
+  try {
+    const res = await ipc.sendMessage(local.body, local.clientMessageId);
+    if (gen !== state.generation) return;
+    local.status = "sent";
+    local.id = res && res.id ? res.id : null;
+    markOnline();
+    // The draft was this message; keep only what was typed since.
+    saveDraftNow($("composer-input").value);
+    refresh();
+  } catch (err) {
+    if (gen !== state.generation) return;
+    local.status = "failed";
+    const msg = noteError(err);
+    local.error = err && err.kind === ipc.ErrorKinds.INVALID ? err.message : msg;
+  }
+  renderMessages();
+}
+
+function retry(clientMessageId) {
+  const local = state.locals.find((l) => l.clientMessageId === clientMessageId);
+  if (local && local.status === "failed") deliver(local);
+}
+
+function discard(clientMessageId) {
+  state.locals = state.locals.filter((l) => l.clientMessageId !== clientMessageId);
+  renderMessages();
+}
+
+function composerState() {
+  const text = $("composer-input").value;
+  return { text, canSend: isSignedIn() && text.trim().length > 0 && text.length <= LIMIT };
+}
+
+function submitComposer() {
+  const cs = composerState();
+  if (!cs.canSend) return;
+  const body = cs.text.trim();
+  const local = {
+    clientMessageId: newClientMessageId(),
+    body,
+    createdAt: Date.now(),
+    status: "pending",
+  };
+  state.locals.push(local);
+  view.setComposerText("");
+  cancelDraftSave();
+  view.renderComposer(composerState());
+  view.scrollToNewest();
+  deliver(local);
+}
+
+// ---- draft --------------------------------------------------------------------
+
+let draftTimer = null;
+
+function cancelDraftSave() {
+  if (draftTimer !== null) clearTimeout(draftTimer);
+  draftTimer = null;
+}
+
+function scheduleDraftSave() {
+  cancelDraftSave();
+  draftTimer = setTimeout(() => {
+    draftTimer = null;
+    saveDraftNow($("composer-input").value);
+  }, DRAFT_DEBOUNCE_MS);
+}
+
+function saveDraftNow(text) {
+  cancelDraftSave();
+  if (!ipc.isAvailable()) return;
+  ipc.draftSet(text).catch((err) => console.warn("courier: draft not saved:", err));
+}
+
+async function restoreDraft() {
+  try {
+    const text = await ipc.draftGet();
+    // Never overwrite what the person already started typing.
+    if (typeof text === "string" && text && !$("composer-input").value) {
+      view.setComposerText(text);
+      view.renderComposer(composerState());
+    }
+  } catch (err) {
+    console.warn("courier: draft not restored:", err);
+  }
+}
+
+// ---- auth ---------------------------------------------------------------------
+
+let authEvents = 0; // counts events, so a slower auth_state answer cannot win
+
+async function syncAuthState() {
+  const seen = authEvents;
+  try {
+    const s = await ipc.authState();
+    if (seen === authEvents) applyAuth(s);
+  } catch (err) {
+    console.error("courier: auth_state failed:", err);
+  }
+}
+
+function reasonText(reason) {
+  if (!reason) return "";
+  if (typeof reason.message === "string" && reason.message) return reason.message;
+  return "You were signed out. Sign in again to continue.";
+}
+
+function applyAuth(s) {
+  if (!s || typeof s.status !== "string") return;
+  const wasSignedIn = isSignedIn();
+  const prevOffline = state.offlineFromState;
+  state.auth = s;
+
+  switch (s.status) {
+    case "loading":
+      view.showScreen("loading");
+      break;
+    case "signedOut":
+      if (wasSignedIn || state.userId) resetSession();
+      view.setSignInBusy(false);
+      view.renderSignedOutNotice(reasonText(s.reason));
+      view.showScreen("signedOut");
+      break;
+    case "signingIn":
+      view.renderSigningIn(s.mode);
+      view.showScreen("signingIn");
+      break;
+    case "signedIn": {
+      const user = s.user || {};
+      const userId = user.id ?? null;
+      if (state.userId !== userId) resetSession();
+      state.userId = userId;
+      state.offlineFromState = !!s.offline;
+      view.setSignOutBusy(false);
+      view.renderUser(user);
+      renderOffline();
+      view.renderComposer(composerState());
+      view.showScreen("signedIn");
+      if (!wasSignedIn || !state.loaded || prevOffline !== state.offlineFromState) refresh();
+      break;
+    }
+    default:
+      console.warn("courier: unknown auth status", s.status);
+  }
+}
+
+async function startSignIn(mode) {
+  view.renderSignedOutNotice("");
+  view.setSignInBusy(true);
+  try {
+    await ipc.signIn(mode);
+  } catch (err) {
+    view.setSignInBusy(false);
+    if (err.kind === ipc.ErrorKinds.OFFLINE) {
+      view.renderSignedOutNotice("Courier can't reach the sign-in service. Check your connection and try again.");
+    } else {
+      view.renderSignedOutNotice(err.message || "Sign-in couldn't start.");
+    }
+    if (state.auth.status !== "signedOut") syncAuthState();
+  }
+}
+
+async function cancelSignIn() {
+  const button = $("cancel-sign-in");
+  view.setButtonBusy(button, true);
+  try {
+    await ipc.cancelSignIn();
+  } catch (err) {
+    console.error("courier: cancel failed:", err);
+    view.setButtonBusy(button, false);
+    syncAuthState();
+  }
+}
+
+async function signOut() {
+  view.setSignOutBusy(true);
+  saveDraftNow($("composer-input").value);
+  try {
+    await ipc.signOut();
+  } catch (err) {
+    view.setSignOutBusy(false);
+    const msg = noteError(err);
+    if (msg) {
+      state.listError = `Couldn't sign out. ${msg}`;
+      renderMessages();
+    }
+  }
+}
+
+// ---- polling ----------------------------------------------------------------
+
+function startPolling() {
+  setInterval(() => {
+    if (document.visibilityState !== "visible" || !isSignedIn()) return;
+    refresh();
+  }, POLL_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && isSignedIn()) refresh();
+  });
+  // Relative times age even when nothing else changes.
+  setInterval(() => {
+    if (isSignedIn() && document.visibilityState === "visible") renderMessages();
+  }, 30000);
+}
+
+// ---- wiring -----------------------------------------------------------------
+
+function wireDom() {
+  $("sign-in").addEventListener("click", () => startSignIn(null));
+  $("sign-in-browser").addEventListener("click", () => startSignIn("browser"));
+  $("cancel-sign-in").addEventListener("click", cancelSignIn);
+  $("sign-out").addEventListener("click", signOut);
+  $("load-more").addEventListener("click", loadMore);
+  $("messages-retry").addEventListener("click", () => {
+    state.listError = null;
+    renderMessages();
+    refresh();
+  });
+
+  $("messages").addEventListener("click", (e) => {
+    const button = e.target instanceof Element ? e.target.closest("button") : null;
+    if (!button) return;
+    const li = button.closest("li.message");
+    const cid = li && li.dataset.clientMessageId;
+    if (!cid) return;
+    if (button.classList.contains("retry")) retry(cid);
+    else if (button.classList.contains("discard")) discard(cid);
+  });
+
+  const input = $("composer-input");
+  $("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    submitComposer();
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || e.shiftKey || e.altKey || e.isComposing || e.keyCode === 229) return;
+    e.preventDefault();
+    submitComposer();
+  });
+  input.addEventListener("input", () => {
+    view.renderComposer(composerState());
+    scheduleDraftSave();
+  });
+  window.addEventListener("pagehide", () => {
+    if (draftTimer !== null) saveDraftNow(input.value);
+  });
+}
+
+async function start() {
+  wireDom();
+  view.renderComposer(composerState());
+
+  let info;
+  try {
+    info = await ipc.appInfo();
+  } catch (err) {
+    const hint = err.kind === ipc.ErrorKinds.UNAVAILABLE
+      ? "Open Courier from its app icon (or with the run command in the README) rather than in a web browser."
+      : "Restart Courier. If this keeps happening, check the app's log.";
+    view.renderConfig(err.message || "Courier couldn't read its settings.", hint);
+    view.showScreen("config");
+    return;
+  }
+  view.renderVersion(info && info.version);
+  if (info && info.config && info.config.ok === false) {
+    view.renderConfig(info.config.message, info.config.hint);
+    view.showScreen("config");
+    return;
+  }
+
+  try {
+    await ipc.onAuthStateChanged((s) => {
+      authEvents += 1;
+      applyAuth(s);
+    });
+    await ipc.onAppFocus(() => {
+      if (isSignedIn()) refresh();
+    });
+  } catch (err) {
+    view.renderConfig(err.message || "Courier couldn't subscribe to its session.", "Restart Courier.");
+    view.showScreen("config");
+    return;
+  }
+
+  startPolling();
+  await Promise.all([syncAuthState(), restoreDraft()]);
+}
+
+start();
