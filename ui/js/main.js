@@ -43,9 +43,10 @@ function newClientMessageId() {
 
 const isSignedIn = () => state.auth.status === "signedIn";
 
+// A successful call clears the offline flag a failed call set; the flag from
+// the auth state follows the auth state (the issuer may still be away).
 function markOnline() {
   state.offlineFromCall = false;
-  state.offlineFromState = false;
   renderOffline();
 }
 
@@ -139,7 +140,9 @@ function refresh() {
     state.loading = true;
     renderMessages();
     try {
-      const n = Math.max(PAGE_SIZE, state.server.length);
+      // As many as are shown (plus our own recent sends), so a refresh never
+      // takes loaded messages away.
+      const n = Math.max(PAGE_SIZE, state.server.length + state.locals.length);
       const res = await ipc.messagesPage(null, n);
       if (gen !== state.generation) return;
       state.server = dedupe(res.page || []);

@@ -288,7 +288,6 @@ export function renderMessages(items, opts) {
 
   $("messages-loading").hidden = !(opts.loading && !opts.loaded);
   $("messages-empty").hidden = !(opts.loaded && items.length === 0 && !opts.error);
-  list.hidden = items.length === 0;
 
   const errorBox = $("messages-error");
   errorBox.hidden = !opts.error;
@@ -326,7 +325,7 @@ export function renderComposer({ text, canSend }) {
   counter.classList.toggle("composer-counter--over", over);
   counter.textContent = showCounter
     ? over
-      ? `${(length - COMPOSER_LIMIT).toLocaleString()} characters over the 10,000 limit`
+      ? `${(length - COMPOSER_LIMIT).toLocaleString()} ${length - COMPOSER_LIMIT === 1 ? "character" : "characters"} over the 10,000 limit`
       : `${length.toLocaleString()} / ${COMPOSER_LIMIT.toLocaleString()}`
     : "";
   input.setAttribute("aria-invalid", over ? "true" : "false");
