@@ -23,6 +23,7 @@ const state = {
   loading: false,
   loadingMore: false,
   listError: null,
+  listErrorTone: "error", // "error" | "info"
   // Messages sent from here that the server list does not show yet.
   // { clientMessageId, body, createdAt, status: "pending"|"failed"|"sent", id?, error? }
   locals: [],
@@ -111,6 +112,7 @@ function renderMessages() {
     isDone: state.isDone,
     loadingMore: state.loadingMore,
     error: state.listError,
+    errorTone: state.listErrorTone,
   });
 }
 
@@ -155,9 +157,12 @@ function refresh() {
     } catch (err) {
       if (gen !== state.generation) return;
       const msg = noteError(err);
-      if (msg) state.listError = `Couldn't load your messages. ${msg}`;
-      else if (!state.loaded && err.kind === ipc.ErrorKinds.OFFLINE) {
+      if (msg) {
+        state.listError = `Couldn't load your messages. ${msg}`;
+        state.listErrorTone = "error";
+      } else if (!state.loaded && err.kind === ipc.ErrorKinds.OFFLINE) {
         state.listError = "Your messages will appear when Courier reconnects.";
+        state.listErrorTone = "info";
       }
     } finally {
       if (gen === state.generation) {
@@ -186,7 +191,10 @@ function loadMore() {
     } catch (err) {
       if (gen !== state.generation) return;
       const msg = noteError(err);
-      if (msg) state.listError = `Couldn't load older messages. ${msg}`;
+      if (msg) {
+        state.listError = `Couldn't load older messages. ${msg}`;
+        state.listErrorTone = "error";
+      }
     } finally {
       if (gen === state.generation) {
         state.loadingMore = false;
@@ -408,6 +416,7 @@ async function signOut() {
     const msg = noteError(err);
     if (msg) {
       state.listError = `Couldn't sign out. ${msg}`;
+      state.listErrorTone = "error";
       renderMessages();
     }
   }

@@ -28,7 +28,9 @@ export function showScreen(name) {
   const previous = currentScreen;
   const active = document.activeElement;
   const previousEl = $(SCREENS[previous]);
-  const focusWasInside = active && active !== document.body && previousEl && previousEl.contains(active);
+  // Focus "was inside" too when a busy (disabled) button just dropped it to <body>.
+  const focusWasInside = (active && active !== document.body && previousEl && previousEl.contains(active))
+    || ((!active || active === document.body) && previous !== "loading");
 
   for (const [key, id] of Object.entries(SCREENS)) {
     const el = $(id);
@@ -259,7 +261,8 @@ function updateMessage(li, item, now) {
 /**
  * @param {Array<{key: string, id: string|null, clientMessageId?: string, body: string,
  *   time: number, status: "sent"|"pending"|"failed", error?: string}>} items newest first
- * @param {{loading: boolean, loaded: boolean, isDone: boolean, loadingMore: boolean, error: string|null}} opts
+ * @param {{loading: boolean, loaded: boolean, isDone: boolean, loadingMore: boolean,
+ *   error: string|null, errorTone?: "error"|"info"}} opts
  */
 export function renderMessages(items, opts) {
   const list = $("messages");
@@ -291,6 +294,10 @@ export function renderMessages(items, opts) {
 
   const errorBox = $("messages-error");
   errorBox.hidden = !opts.error;
+  const info = opts.errorTone === "info";
+  errorBox.classList.toggle("notice--error", !info);
+  errorBox.classList.toggle("notice--info", info);
+  errorBox.setAttribute("role", info ? "status" : "alert");
   $("messages-error-text").textContent = opts.error || "";
 
   const more = $("load-more");
