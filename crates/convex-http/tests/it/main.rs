@@ -1,0 +1,9 @@
+//! Black-box tests of `convex-http` over real HTTP on 127.0.0.1.
+
+/// The client's behaviour on each kind of answer, against the fake.
+mod against_fake;
+/// Against a small in-test axum server speaking Convex's HTTP API (a
+/// stand-in: every test name ends in `_against_fake_convex`).
+mod fake_convex;
+/// Shared helpers: a counting token source, a log capture.
+mod util;
