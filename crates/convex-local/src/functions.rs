@@ -1,0 +1,307 @@
+//! The Convex functions convex-local runs, mirroring `convex/messages.ts`
+//! and `convex/users.ts`: same names, arguments, results and errors.
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::store::{Position, Store};
+use crate::validate::Validator;
+use crate::Error;
+
+/// Longest message body, in UTF-16 code units (JavaScript's `length`).
+pub(crate) const MAX_BODY_CHARS: usize = 10_000;
+/// Largest page `messages:list` returns.
+const MAX_PAGE: usize = 8192;
+
+/// Query, mutation or action, with Convex's spelling in messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Query,
+    Mutation,
+    Action,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Query => "Query",
+            Kind::Mutation => "Mutation",
+            Kind::Action => "Action",
+        })
+    }
+}
+
+/// A registered public function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Function {
+    MessagesGetForCurrentUser,
+    MessagesList,
+    MessagesSend,
+    UsersMe,
+}
+
+impl Function {
+    /// Resolves `module:function` (`.js` and a default export allowed).
+    pub(crate) fn lookup(module: &str, name: &str) -> Option<Function> {
+        let module = module.strip_suffix(".js").unwrap_or(module);
+        match (module, name) {
+            ("messages", "getForCurrentUser") => Some(Function::MessagesGetForCurrentUser),
+            ("messages", "list") => Some(Function::MessagesList),
+            ("messages", "send") => Some(Function::MessagesSend),
+            ("users", "me") => Some(Function::UsersMe),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Function::MessagesSend => Kind::Mutation,
+            _ => Kind::Query,
+        }
+    }
+
+    /// Canonical path as Convex prints it in type-mismatch messages.
+    pub(crate) fn canonical_path(self) -> &'static str {
+        match self {
+            Function::MessagesGetForCurrentUser => "messages.js:getForCurrentUser",
+            Function::MessagesList => "messages.js:list",
+            Function::MessagesSend => "messages.js:send",
+            Function::UsersMe => "users.js:me",
+        }
+    }
+
+    pub(crate) fn args(self) -> Validator {
+        match self {
+            Function::MessagesGetForCurrentUser | Function::UsersMe => Validator::Object(vec![]),
+            Function::MessagesSend => Validator::Object(vec![
+                ("body", Validator::String),
+                (
+                    "clientMessageId",
+                    Validator::Optional(Box::new(Validator::String)),
+                ),
+            ]),
+            Function::MessagesList => {
+                let opt_num = || Validator::Optional(Box::new(Validator::Number));
+                let string_or_null = || Validator::Union(vec![Validator::String, Validator::Null]);
+                Validator::Object(vec![(
+                    "paginationOpts",
+                    Validator::Object(vec![
+                        ("numItems", Validator::Number),
+                        ("cursor", string_or_null()),
+                        ("endCursor", Validator::Optional(Box::new(string_or_null()))),
+                        ("id", opt_num()),
+                        ("maximumRowsRead", opt_num()),
+                        ("maximumBytesRead", opt_num()),
+                    ]),
+                )])
+            }
+        }
+    }
+}
+
+/// How a function call ended without a value.
+#[derive(Debug)]
+pub(crate) enum FnError {
+    /// `throw new ConvexError(data)`: message plus data for the client.
+    Convex(Value),
+    /// A system error (bad cursor, ...): message only.
+    System(String),
+    /// Storage failed: logged, not echoed.
+    Internal(Error),
+}
+
+impl From<Error> for FnError {
+    fn from(e: Error) -> Self {
+        FnError::Internal(e)
+    }
+}
+
+fn not_authenticated() -> FnError {
+    FnError::Convex("Not authenticated".into())
+}
+
+/// Runs `f` with validated `args` as the caller `identity`. Blocking: call
+/// it from `spawn_blocking`.
+pub(crate) fn run(
+    store: &Store,
+    f: Function,
+    identity: Option<&Value>,
+    args: &Value,
+) -> Result<Value, FnError> {
+    let token_identifier = identity
+        .and_then(|i| i.get("tokenIdentifier"))
+        .and_then(Value::as_str);
+    match f {
+        Function::UsersMe => Ok(identity.cloned().unwrap_or(Value::Null)),
+        Function::MessagesGetForCurrentUser => {
+            let author = token_identifier.ok_or_else(not_authenticated)?;
+            let docs = store.all_by_author(author)?;
+            Ok(docs.iter().map(|m| m.to_doc()).collect())
+        }
+        Function::MessagesList => {
+            let author = token_identifier.ok_or_else(not_authenticated)?;
+            let opts = &args["paginationOpts"];
+            let num = opts["numItems"].as_f64().unwrap_or(0.0);
+            let limit = if num.is_finite() && num > 0.0 {
+                (num.floor() as usize).min(MAX_PAGE)
+            } else {
+                0
+            };
+            let cursor = match opts["cursor"].as_str() {
+                None => Cursor::Start,
+                Some(s) => Cursor::decode(s).ok_or_else(|| {
+                    FnError::System("InvalidCursor: Failed to parse cursor".into())
+                })?,
+            };
+            list(store, author, cursor, limit)
+        }
+        Function::MessagesSend => {
+            let identity = identity.ok_or_else(not_authenticated)?;
+            let author = token_identifier.ok_or_else(not_authenticated)?;
+            let body = js_trim(args["body"].as_str().unwrap_or_default());
+            let len = body.encode_utf16().count();
+            if len == 0 {
+                return Err(FnError::Convex("Message body must not be empty".into()));
+            }
+            if len > MAX_BODY_CHARS {
+                return Err(FnError::Convex(
+                    format!(
+                        "Message body is too long: {len} characters (at most {MAX_BODY_CHARS})"
+                    )
+                    .into(),
+                ));
+            }
+            let client_message_id = args.get("clientMessageId").and_then(Value::as_str);
+            let id = store.send(author, &author_name(identity), body, client_message_id)?;
+            Ok(id.into())
+        }
+    }
+}
+
+fn list(store: &Store, author: &str, cursor: Cursor, limit: usize) -> Result<Value, FnError> {
+    let after = match &cursor {
+        Cursor::Start => None,
+        Cursor::After(p) => Some(p),
+        Cursor::End => {
+            return Ok(json!({"page": [], "isDone": true, "continueCursor": Cursor::End.encode()}))
+        }
+    };
+    if limit == 0 {
+        return Ok(json!({"page": [], "isDone": false, "continueCursor": cursor.encode()}));
+    }
+    let mut rows = store.page(author, after, limit + 1)?;
+    let is_done = rows.len() <= limit;
+    rows.truncate(limit);
+    let next = match rows.last() {
+        _ if is_done => Cursor::End,
+        Some(last) => Cursor::After((last.creation_time, last.id.clone())),
+        None => Cursor::End,
+    };
+    Ok(json!({
+        "page": rows.iter().map(|m| m.to_doc()).collect::<Vec<_>>(),
+        "isDone": is_done,
+        "continueCursor": next.encode(),
+    }))
+}
+
+/// The name shown next to a message: the identity's `name`, else its
+/// `email`, else "Anonymous" (as `convex/messages.ts` does).
+fn author_name(identity: &Value) -> String {
+    ["name", "email"]
+        .iter()
+        .filter_map(|k| identity.get(*k).and_then(Value::as_str))
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or("Anonymous")
+        .to_owned()
+}
+
+/// `String.prototype.trim`: ECMAScript WhiteSpace and LineTerminator
+/// characters, which differ slightly from Rust's `char::is_whitespace`
+/// (U+FEFF yes, U+0085 no).
+fn js_trim(s: &str) -> &str {
+    fn is_js_space(c: char) -> bool {
+        matches!(
+            c,
+            '\u{9}'
+                | '\u{a}'
+                | '\u{b}'
+                | '\u{c}'
+                | '\u{d}'
+                | ' '
+                | '\u{a0}'
+                | '\u{1680}'
+                | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\u{feff}'
+        )
+    }
+    s.trim_matches(is_js_space)
+}
+
+/// Opaque pagination cursor: base64url of the last position returned.
+enum Cursor {
+    Start,
+    After(Position),
+    End,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        let raw = match self {
+            Cursor::Start => json!(["start"]),
+            Cursor::After((t, id)) => json!(["after", t, id]),
+            Cursor::End => json!(["end"]),
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.to_string())
+    }
+
+    fn decode(s: &str) -> Option<Cursor> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        match v.as_array()?.as_slice() {
+            [k] if k == "start" => Some(Cursor::Start),
+            [k] if k == "end" => Some(Cursor::End),
+            [k, t, id] if k == "after" => {
+                Some(Cursor::After((t.as_f64()?, id.as_str()?.to_owned())))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_follows_javascript() {
+        assert_eq!(js_trim("\u{feff} hi \n"), "hi");
+        assert_eq!(js_trim("\u{85}hi"), "\u{85}hi");
+    }
+
+    #[test]
+    fn author_name_falls_back() {
+        assert_eq!(author_name(&json!({"name": "Ada"})), "Ada");
+        assert_eq!(author_name(&json!({"email": "a@b.c"})), "a@b.c");
+        assert_eq!(author_name(&json!({})), "Anonymous");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor::After((1.5, "abc".into())).encode();
+        assert!(
+            matches!(Cursor::decode(&c), Some(Cursor::After((t, id))) if t == 1.5 && id == "abc")
+        );
+        assert!(Cursor::decode("not a cursor!").is_none());
+    }
+}

@@ -1,0 +1,330 @@
+//! Convex's HTTP API: `/api/query`, `/api/mutation`, `/api/action`,
+//! `/api/run/{module}/{function}`, with Convex's response shapes, auth
+//! errors and CORS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::auth::{AuthFailure, Verifier};
+use crate::functions::{self, FnError, Function, Kind};
+use crate::store::Store;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) store: Arc<Store>,
+    pub(crate) verifier: Arc<Verifier>,
+    pub(crate) max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The router: Convex's public HTTP API plus `GET /version`.
+pub fn app(state: AppState) -> Router {
+    // Convex answers any origin, echoing it, with credentials allowed.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(Duration::from_secs(86_400));
+    Router::new()
+        .route("/api/query", post(query_post))
+        .route("/api/mutation", post(mutation_post))
+        .route("/api/action", post(action_post))
+        .route("/api/run/{*path}", post(run_post))
+        .route("/version", get(version_get))
+        .layer(cors)
+        .with_state(state)
+}
+
+async fn version_get() -> impl IntoResponse {
+    concat!("convex-local ", env!("CARGO_PKG_VERSION"))
+}
+
+async fn query_post(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    call(s, Some(Kind::Query), None, headers, body).await
+}
+
+async fn mutation_post(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    call(s, Some(Kind::Mutation), None, headers, body).await
+}
+
+async fn action_post(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    call(s, Some(Kind::Action), None, headers, body).await
+}
+
+async fn run_post(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    call(s, None, Some(path), headers, body).await
+}
+
+/// An error answered at the HTTP level, Convex style: `{code, message}`.
+fn http_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"code": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+impl IntoResponse for AuthFailure {
+    fn into_response(self) -> Response {
+        http_error(StatusCode::UNAUTHORIZED, self.code, self.message)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallBody {
+    path: Option<String>,
+    #[serde(default)]
+    args: Option<Value>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn call(
+    state: AppState,
+    kind: Option<Kind>,
+    run_path: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    // 1. Who is calling (Convex authenticates before reading the body).
+    let identity = match authenticate(&state, &headers).await {
+        Ok(i) => i,
+        Err(resp) => return resp,
+    };
+    // 2. The body.
+    let bytes = match read_json_body(&headers, body, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let req: CallBody = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                "BadJsonBody",
+                format!("Failed to deserialize the JSON body: {e}"),
+            )
+        }
+    };
+    match req.format.as_deref() {
+        None | Some("json") | Some("convex_encoded_json") => {}
+        Some(other) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                "RequestedFormatNotSupported",
+                format!("Requested format {other:?} is not supported; use \"json\""),
+            )
+        }
+    }
+    let args = match req.args {
+        None => json!({}),
+        Some(Value::Object(o)) => Value::Object(o),
+        Some(Value::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
+            items.remove(0)
+        }
+        Some(_) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgs",
+                "args must be an object, or an array holding one object",
+            )
+        }
+    };
+    let path = match (run_path, req.path) {
+        (Some(p), _) => match p.rsplit_once('/') {
+            Some((module, function)) => format!("{module}:{function}"),
+            None => format!("{p}:default"),
+        },
+        (None, Some(p)) => p,
+        (None, None) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                "BadJsonBody",
+                "Failed to deserialize the JSON body: missing field `path`",
+            )
+        }
+    };
+    // 3. The function.
+    let request_id = crate::store::new_id()[..16].to_owned();
+    let (module, name) = path.split_once(':').unwrap_or((path.as_str(), "default"));
+    let Some(function) = Function::lookup(module, name) else {
+        let shown = format!("{}:{}", module.strip_suffix(".js").unwrap_or(module), name);
+        return udf_error(
+            &request_id,
+            format!(
+                "Could not find public function for '{shown}'. Did you forget to run \
+                 `npx convex dev` or `npx convex deploy`?"
+            ),
+            None,
+        );
+    };
+    if let Some(kind) = kind {
+        if kind != function.kind() {
+            return udf_error(
+                &request_id,
+                format!(
+                    "Trying to execute {} as {kind}, but it is defined as {}.",
+                    function.canonical_path(),
+                    function.kind()
+                ),
+                None,
+            );
+        }
+    }
+    if let Err(message) = function.args().check_args(&args) {
+        return udf_error(&request_id, message, None);
+    }
+    let store = state.store.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        functions::run(&store, function, identity.as_ref(), &args)
+    })
+    .await;
+    match result {
+        Ok(Ok(value)) => (
+            StatusCode::OK,
+            Json(json!({"status": "success", "value": value, "logLines": []})),
+        )
+            .into_response(),
+        Ok(Err(FnError::Convex(data))) => {
+            let text = match &data {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            udf_error(
+                &request_id,
+                format!("Uncaught ConvexError: {text}"),
+                Some(data),
+            )
+        }
+        Ok(Err(FnError::System(message))) => udf_error(&request_id, message, None),
+        Ok(Err(FnError::Internal(e))) => {
+            tracing::error!(request_id, "function {path} failed: {e}");
+            udf_error(&request_id, "Internal server error".into(), None)
+        }
+        Err(e) => {
+            tracing::error!(request_id, "function {path} panicked: {e}");
+            udf_error(&request_id, "Internal server error".into(), None)
+        }
+    }
+}
+
+/// A function's failure: HTTP 200, as Convex answers it.
+fn udf_error(request_id: &str, message: String, data: Option<Value>) -> Response {
+    let mut body = json!({
+        "status": "error",
+        "errorMessage": format!("[Request ID: {request_id}] Server Error\n{message}"),
+        "logLines": [],
+    });
+    if let Some(data) = data {
+        body["errorData"] = data;
+    }
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Value>, Response> {
+    let Some(raw) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Ok(value) = raw.to_str() else {
+        return Err(http_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthHeader",
+            "The Authorization header is not valid ASCII",
+        ));
+    };
+    let bearer = value
+        .strip_prefix("Bearer")
+        .filter(|rest| rest.is_empty() || rest.starts_with(' '));
+    if let Some(token) = bearer {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(http_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthHeader",
+                "The Authorization header has an empty bearer token",
+            ));
+        }
+        return state
+            .verifier
+            .verify(token)
+            .await
+            .map(Some)
+            .map_err(IntoResponse::into_response);
+    }
+    if value.starts_with("Convex ") {
+        return Err(http_error(
+            StatusCode::UNAUTHORIZED,
+            "BadAdminKey",
+            "The provided admin key was invalid for this instance: convex-local has no admin keys",
+        ));
+    }
+    Err(http_error(
+        StatusCode::BAD_REQUEST,
+        "InvalidAdminKey",
+        "The Authorization header must be `Bearer <token>` (or `Convex <admin key>`)",
+    ))
+}
+
+async fn read_json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        let shown = if content_type.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{content_type:?}")
+        };
+        return Err(http_error(
+            StatusCode::BAD_REQUEST,
+            "BadContentType",
+            format!("Expected request with `Content-Type: application/json`, got {shown}"),
+        ));
+    }
+    let too_large = || {
+        http_error(
+            StatusCode::BAD_REQUEST,
+            "RequestTooLarge",
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}

@@ -1,0 +1,1 @@
+//! Runs the JSON cases shared with `convex/tests/cases.test.ts`.
