@@ -1,0 +1,336 @@
+//! The issuer as discovered: its metadata
+//! ([OIDC Discovery §3](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata)),
+//! its keys (cached; refetched for an unknown `kid`, at most every
+//! [`JWKS_REFETCH_INTERVAL`]), and the OAuth requests made to it.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    RedirectUrl, RequestTokenError, RevocationUrl, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse as _, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{is_loopback, ClerkConfig};
+use crate::error::AuthError;
+use crate::http::{OAuthHttp, TransportError};
+use crate::id_token::{IdTokenClaims, IdTokenError, IdTokenValidator, NonceCheck};
+use crate::secret::RefreshToken;
+
+/// Least time between two JWKS fetches caused by unknown `kid`s.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The discovery fields we use.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Metadata {
+    pub(crate) issuer: String,
+    pub(crate) authorization_endpoint: Url,
+    pub(crate) token_endpoint: Url,
+    pub(crate) jwks_uri: Url,
+    #[serde(default)]
+    pub(crate) revocation_endpoint: Option<Url>,
+    #[serde(default)]
+    pub(crate) id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) response_types_supported: Option<Vec<String>>,
+    /// [RFC 9207 §3](https://www.rfc-editor.org/rfc/rfc9207#section-3).
+    #[serde(default)]
+    pub(crate) authorization_response_iss_parameter_supported: bool,
+}
+
+/// `id_token` in the token response; redacted in `Debug`.
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub(crate) struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdTokenField([redacted])")
+    }
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type TokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointSet,
+>;
+
+/// What a successful token request gives us, validated.
+pub(crate) struct Tokens {
+    pub(crate) id_token: String,
+    pub(crate) claims: IdTokenClaims,
+    pub(crate) refresh_token: Option<RefreshToken>,
+}
+
+struct Keys {
+    validator: IdTokenValidator,
+    fetched_at: Instant,
+}
+
+/// One discovered issuer.
+pub(crate) struct Provider {
+    pub(crate) metadata: Metadata,
+    pub(crate) oauth: OAuthClient,
+    http: OAuthHttp,
+    keys: tokio::sync::Mutex<Keys>,
+}
+
+fn check_endpoint(name: &str, url: &Url) -> Result<(), AuthError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        _ => Err(AuthError::Discovery(format!("{name} must be https: {url}"))),
+    }
+}
+
+pub(crate) fn map_transport(e: &reqwest::Error) -> AuthError {
+    // Discovery and JWKS URLs carry no secrets.
+    match std::error::Error::source(e) {
+        Some(src) => AuthError::Network(format!("{e}: {src}")),
+        None => AuthError::Network(e.to_string()),
+    }
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &Url,
+    what: &str,
+) -> Result<T, AuthError> {
+    let resp = http
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| map_transport(&e))?;
+    let status = resp.status();
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(AuthError::Network(format!("{what}: HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(AuthError::Discovery(format!("{what}: HTTP {status}")));
+    }
+    let body = resp.bytes().await.map_err(|e| map_transport(&e))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| AuthError::Discovery(format!("{what} is not valid: {e}")))
+}
+
+impl Provider {
+    /// Fetches `/.well-known/openid-configuration` and the JWKS, and checks them.
+    pub(crate) async fn discover(
+        http: &reqwest::Client,
+        config: &ClerkConfig,
+    ) -> Result<Self, AuthError> {
+        let issuer = config.issuer_str();
+        let url = Url::parse(&format!("{issuer}/.well-known/openid-configuration"))
+            .map_err(|e| AuthError::Discovery(e.to_string()))?;
+        let metadata: Metadata = get_json(http, &url, "the OpenID configuration").await?;
+        if metadata.issuer.trim_end_matches('/') != issuer {
+            return Err(AuthError::Discovery(format!(
+                "it names issuer {:?}, expected {issuer:?}",
+                metadata.issuer
+            )));
+        }
+        check_endpoint("authorization_endpoint", &metadata.authorization_endpoint)?;
+        check_endpoint("token_endpoint", &metadata.token_endpoint)?;
+        check_endpoint("jwks_uri", &metadata.jwks_uri)?;
+        if let Some(r) = &metadata.revocation_endpoint {
+            check_endpoint("revocation_endpoint", r)?;
+        }
+        if let Some(methods) = &metadata.code_challenge_methods_supported {
+            if !methods.iter().any(|m| m == "S256") {
+                return Err(AuthError::Discovery(
+                    "the issuer does not support PKCE S256".into(),
+                ));
+            }
+        }
+        if let Some(types) = &metadata.response_types_supported {
+            if !types.iter().any(|t| t == "code") {
+                return Err(AuthError::Discovery(
+                    "the issuer does not support response_type=code".into(),
+                ));
+            }
+        }
+        let jwks: JwkSet = get_json(http, &metadata.jwks_uri, "the issuer's keys (JWKS)").await?;
+        let validator = IdTokenValidator::new(
+            &metadata.issuer,
+            &config.client_id,
+            &metadata.id_token_signing_alg_values_supported,
+            &jwks,
+            config.leeway,
+        )
+        .map_err(|e| AuthError::Discovery(e.to_string()))?;
+
+        let oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
+            .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()))
+            .set_revocation_url_option(
+                metadata
+                    .revocation_endpoint
+                    .clone()
+                    .map(RevocationUrl::from_url),
+            )
+            .set_auth_type(oauth2::AuthType::RequestBody);
+        Ok(Provider {
+            metadata,
+            oauth,
+            http: OAuthHttp(http.clone()),
+            keys: tokio::sync::Mutex::new(Keys {
+                validator,
+                fetched_at: Instant::now(),
+            }),
+        })
+    }
+
+    /// Validates an ID token, refetching the JWKS once for an unknown `kid`
+    /// (rate-limited).
+    pub(crate) async fn validate(
+        &self,
+        token: &str,
+        nonce: NonceCheck<'_>,
+    ) -> Result<IdTokenClaims, AuthError> {
+        let mut keys = self.keys.lock().await;
+        match keys.validator.validate(token, nonce) {
+            Err(IdTokenError::UnknownKey(Some(kid)))
+                if keys.fetched_at.elapsed() >= JWKS_REFETCH_INTERVAL =>
+            {
+                tracing::info!(kid = %kid, "unknown signing key: refetching the JWKS");
+                keys.fetched_at = Instant::now();
+                let jwks: JwkSet = get_json(
+                    &self.http.0,
+                    &self.metadata.jwks_uri,
+                    "the issuer's keys (JWKS)",
+                )
+                .await?;
+                keys.validator.set_keys(&jwks);
+                Ok(keys.validator.validate(token, nonce)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Exchanges an authorization code ([RFC 6749 §4.1.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3))
+    /// with its PKCE verifier, and validates the ID token against `nonce`.
+    pub(crate) async fn exchange_code(
+        &self,
+        code: String,
+        verifier: oauth2::PkceCodeVerifier,
+        redirect_uri: &RedirectUrl,
+        nonce: &str,
+    ) -> Result<Tokens, AuthError> {
+        let response = self
+            .oauth
+            .exchange_code(oauth2::AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .set_redirect_uri(Cow::Borrowed(redirect_uri))
+            .request_async(&self.http)
+            .await
+            .map_err(map_token_error)?;
+        self.finish_tokens(response, NonceCheck::Exact(nonce)).await
+    }
+
+    /// Refreshes ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
+    /// Returns the raw response first so the caller can store a rotated
+    /// refresh token before anything else can fail.
+    pub(crate) async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+    ) -> Result<(Option<RefreshToken>, Option<String>), AuthError> {
+        let rt = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
+        let response = self
+            .oauth
+            .exchange_refresh_token(&rt)
+            .request_async(&self.http)
+            .await
+            .map_err(map_token_error)?;
+        let new_rt = response
+            .refresh_token()
+            .map(|t| RefreshToken::new(t.secret().clone()));
+        Ok((new_rt, response.extra_fields().id_token.clone()))
+    }
+
+    async fn finish_tokens(
+        &self,
+        response: TokenResponse,
+        nonce: NonceCheck<'_>,
+    ) -> Result<Tokens, AuthError> {
+        let id_token = response.extra_fields().id_token.clone().ok_or_else(|| {
+            AuthError::Protocol(
+                "the token response has no id_token (is the openid scope granted?)".into(),
+            )
+        })?;
+        let claims = self.validate(&id_token, nonce).await?;
+        Ok(Tokens {
+            id_token,
+            claims,
+            refresh_token: response
+                .refresh_token()
+                .map(|t| RefreshToken::new(t.secret().clone())),
+        })
+    }
+
+    /// Revokes a refresh token ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)).
+    pub(crate) async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), AuthError> {
+        let token = StandardRevocableToken::RefreshToken(oauth2::RefreshToken::new(
+            refresh_token.secret().to_owned(),
+        ));
+        let request = match self.oauth.revoke_token(token) {
+            Ok(r) => r,
+            Err(_) => return Ok(()), // no revocation endpoint: nothing to do
+        };
+        request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::Request(t) => AuthError::Network(t.to_string()),
+                RequestTokenError::ServerResponse(r) => AuthError::Protocol(r.error().to_string()),
+                RequestTokenError::Parse(e, _) => AuthError::Protocol(e.to_string()),
+                RequestTokenError::Other(s) => AuthError::Protocol(s),
+            })
+    }
+}
+
+/// Sorts a token endpoint failure into what refresh needs to decide.
+/// Never includes a response body: it may hold tokens.
+fn map_token_error(e: RequestTokenError<TransportError, BasicErrorResponse>) -> AuthError {
+    match e {
+        RequestTokenError::Request(t) => AuthError::Network(t.to_string()),
+        RequestTokenError::ServerResponse(r) => {
+            let desc = r.error_description().cloned().unwrap_or_default();
+            match r.error() {
+                BasicErrorResponseType::InvalidGrant => AuthError::InvalidGrant(desc),
+                BasicErrorResponseType::Extension(x)
+                    if x == "temporarily_unavailable" || x == "server_error" =>
+                {
+                    AuthError::Network(format!("{x}: {desc}"))
+                }
+                other => AuthError::Protocol(format!("{other}: {desc}")),
+            }
+        }
+        RequestTokenError::Parse(e, _body) => {
+            AuthError::Protocol(format!("unreadable token response: {e}"))
+        }
+        RequestTokenError::Other(s) => AuthError::Protocol(s),
+    }
+}
