@@ -100,10 +100,12 @@ impl Verifier {
         let alg = match header.get("alg").and_then(Value::as_str) {
             Some("RS256") => Algorithm::RS256,
             Some("EdDSA") => Algorithm::EdDSA,
-            other => return Err(AuthFailure::unauthenticated(format!(
+            other => {
+                return Err(AuthFailure::unauthenticated(format!(
                 "Could not verify token: algorithm {} is not accepted; only RS256 and EdDSA are",
                 other.map_or_else(|| "(missing)".to_owned(), |a| format!("{a:?}"))
-            ))),
+            )))
+            }
         };
         let kid = header.get("kid").and_then(Value::as_str).map(str::to_owned);
         let iss = payload.get("iss").and_then(Value::as_str).unwrap_or("");

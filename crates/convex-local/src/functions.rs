@@ -257,7 +257,9 @@ impl Cursor {
     fn encode(&self) -> String {
         let raw = match self {
             Cursor::Start => json!(["start"]),
-            Cursor::After((t, id)) => json!(["after", t, id]),
+            // The time travels as its bit pattern: a decimal float may not
+            // parse back to the very same f64, and the cursor must be exact.
+            Cursor::After((t, id)) => json!(["after", format!("{:016x}", t.to_bits()), id]),
             Cursor::End => json!(["end"]),
         };
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.to_string())
@@ -272,7 +274,11 @@ impl Cursor {
             [k] if k == "start" => Some(Cursor::Start),
             [k] if k == "end" => Some(Cursor::End),
             [k, t, id] if k == "after" => {
-                Some(Cursor::After((t.as_f64()?, id.as_str()?.to_owned())))
+                let bits = u64::from_str_radix(t.as_str()?, 16).ok()?;
+                Some(Cursor::After((
+                    f64::from_bits(bits),
+                    id.as_str()?.to_owned(),
+                )))
             }
             _ => None,
         }
@@ -298,9 +304,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let c = Cursor::After((1.5, "abc".into())).encode();
+        let t = 1_795_417_060_925.970_2_f64;
+        let c = Cursor::After((t, "abc".into())).encode();
         assert!(
-            matches!(Cursor::decode(&c), Some(Cursor::After((t, id))) if t == 1.5 && id == "abc")
+            matches!(Cursor::decode(&c), Some(Cursor::After((x, id))) if x.to_bits() == t.to_bits() && id == "abc")
         );
         assert!(Cursor::decode("not a cursor!").is_none());
     }
