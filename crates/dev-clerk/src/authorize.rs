@@ -45,13 +45,18 @@ pub(crate) async fn authorize_post(
 ) -> Response {
     match read_form(&headers, body).await {
         Ok(params) => authorize(&shared, &headers, &params),
-        Err(e) => pages::error_page(StatusCode::BAD_REQUEST, "This sign-in request is malformed", &e.describe()),
+        Err(e) => pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is malformed",
+            &e.describe(),
+        ),
     }
 }
 
 fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
     let now = now();
-    let bad_page = |title: &str, detail: &str| pages::error_page(StatusCode::BAD_REQUEST, title, detail);
+    let bad_page =
+        |title: &str, detail: &str| pages::error_page(StatusCode::BAD_REQUEST, title, detail);
     if p.is_repeated("client_id") || p.is_repeated("redirect_uri") {
         return bad_page(
             "This sign-in link is malformed",
@@ -59,17 +64,25 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
         );
     }
     let Some(client_id) = p.get("client_id") else {
-        return bad_page("This sign-in link is incomplete", "The request has no client_id.");
+        return bad_page(
+            "This sign-in link is incomplete",
+            "The request has no client_id.",
+        );
     };
     let Some(client) = shared.client(client_id) else {
         tracing::info!(client_id, "authorize: unknown client");
         return bad_page(
             "Unknown application",
-            &format!("No application with client_id \u{201c}{client_id}\u{201d} is registered here."),
+            &format!(
+                "No application with client_id \u{201c}{client_id}\u{201d} is registered here."
+            ),
         );
     };
     let Some(redirect_uri) = p.get("redirect_uri") else {
-        return bad_page("This sign-in link is incomplete", "The request has no redirect_uri.");
+        return bad_page(
+            "This sign-in link is incomplete",
+            "The request has no redirect_uri.",
+        );
     };
     if !redirect_matches(client, redirect_uri) {
         tracing::info!(client_id, "authorize: redirect_uri not registered");
@@ -89,10 +102,16 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
         redirect_error(shared, redirect_uri, code, description, state)
     };
     if let Some(name) = p.first_repeated() {
-        return fail("invalid_request", &format!("parameter {name} appears more than once"));
+        return fail(
+            "invalid_request",
+            &format!("parameter {name} appears more than once"),
+        );
     }
     if let Some(name) = p.first_too_long(MAX_PARAM) {
-        return fail("invalid_request", &format!("parameter {name} is longer than {MAX_PARAM} bytes"));
+        return fail(
+            "invalid_request",
+            &format!("parameter {name} is longer than {MAX_PARAM} bytes"),
+        );
     }
     if p.get("request").is_some() {
         return fail("request_not_supported", "request objects are not supported");
@@ -103,7 +122,12 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
     match p.get("response_type") {
         None => return fail("invalid_request", "response_type is required"),
         Some("code") => {}
-        Some(_) => return fail("unsupported_response_type", "only response_type=code is supported"),
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
     }
     if p.get("response_mode").is_some_and(|m| m != "query") {
         return fail("invalid_request", "only response_mode=query is supported");
@@ -115,36 +139,71 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
         }
         Some(_) => {}
     }
-    let Some(scope) = p.get("scope").map(normalize_scope).filter(|s| !s.is_empty()) else {
+    let Some(scope) = p
+        .get("scope")
+        .map(normalize_scope)
+        .filter(|s| !s.is_empty())
+    else {
         return fail("invalid_request", "scope is required");
     };
     if let Some(unknown) = scope.split(' ').find(|s| !SCOPES.contains(s)) {
-        return fail("invalid_scope", &format!("scope {unknown:?} is not supported"));
+        return fail(
+            "invalid_scope",
+            &format!("scope {unknown:?} is not supported"),
+        );
     }
     let challenge = p.get("code_challenge");
     match (challenge, p.get("code_challenge_method")) {
-        (None, Some(_)) => return fail("invalid_request", "code_challenge_method without code_challenge"),
+        (None, Some(_)) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
         (None, None) if client.is_public() => {
-            return fail("invalid_request", "code_challenge is required (PKCE with S256)")
+            return fail(
+                "invalid_request",
+                "code_challenge is required (PKCE with S256)",
+            )
         }
         (None, None) => {}
         (Some(_), None) => {
-            return fail("invalid_request", "code_challenge_method is required and must be S256")
+            return fail(
+                "invalid_request",
+                "code_challenge_method is required and must be S256",
+            )
         }
         (Some(_), Some(m)) if m != "S256" => {
             return fail("invalid_request", "code_challenge_method must be S256")
         }
         (Some(c), Some(_)) if !secret::is_valid_s256_challenge(c) => {
-            return fail("invalid_request", "code_challenge must be 43 characters of base64url")
+            return fail(
+                "invalid_request",
+                "code_challenge must be 43 characters of base64url",
+            )
         }
         (Some(_), Some(_)) => {}
     }
-    let prompts: Vec<&str> = p.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
-    if let Some(bad) = prompts.iter().find(|v| !["none", "login", "consent", "select_account"].contains(v)) {
-        return fail("invalid_request", &format!("prompt value {bad:?} is not supported"));
+    let prompts: Vec<&str> = p
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = prompts
+        .iter()
+        .find(|v| !["none", "login", "consent", "select_account"].contains(v))
+    {
+        return fail(
+            "invalid_request",
+            &format!("prompt value {bad:?} is not supported"),
+        );
     }
     if prompts.contains(&"none") && prompts.len() > 1 {
-        return fail("invalid_request", "prompt=none cannot be combined with other values");
+        return fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
     }
 
     let request = AuthRequest {
@@ -162,7 +221,11 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
         .filter(|(_, user_id, _)| shared.user(user_id).is_some());
     match session {
         Some((session_id, user_id, auth_time)) if !force_form => {
-            tracing::info!(client_id, user_id, "authorize: signed-in session, code issued");
+            tracing::info!(
+                client_id,
+                user_id,
+                "authorize: signed-in session, code issued"
+            );
             let code = shared.store.issue_code(
                 request.clone(),
                 &user_id,
@@ -173,7 +236,9 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
             );
             redirect_success(shared, &request, &code, StatusCode::FOUND, None)
         }
-        _ if prompts.contains(&"none") => fail("login_required", "no signed-in session and prompt=none"),
+        _ if prompts.contains(&"none") => {
+            fail("login_required", "no signed-in session and prompt=none")
+        }
         _ => {
             let email = request.login_hint.clone().unwrap_or_default();
             let id = shared.store.put_pending(request.clone(), now);
@@ -191,7 +256,13 @@ pub(crate) async fn sign_in_submit(
     let now = now();
     let p = match read_form(&headers, body).await {
         Ok(p) => p,
-        Err(e) => return pages::error_page(StatusCode::BAD_REQUEST, "This sign-in form is malformed", &e.describe()),
+        Err(e) => {
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in form is malformed",
+                &e.describe(),
+            )
+        }
     };
     let Some((request_id, request)) = p
         .get("request")
@@ -204,7 +275,11 @@ pub(crate) async fn sign_in_submit(
         );
     };
     let Some(client) = shared.client(&request.client_id) else {
-        return pages::error_page(StatusCode::BAD_REQUEST, "Unknown application", "The application is no longer registered.");
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown application",
+            "The application is no longer registered.",
+        );
     };
     let email = p.get("email").unwrap_or("").trim();
     let password = p.get("password").unwrap_or("");
@@ -234,8 +309,15 @@ pub(crate) async fn sign_in_submit(
     );
     shared.mark_changed();
     tracing::info!(client_id = %request.client_id, user_id = %user.id, "sign-in: signed in, code issued");
-    let set_cookie = format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000");
-    redirect_success(&shared, &request, &code, StatusCode::SEE_OTHER, Some(set_cookie))
+    let set_cookie =
+        format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000");
+    redirect_success(
+        &shared,
+        &request,
+        &code,
+        StatusCode::SEE_OTHER,
+        Some(set_cookie),
+    )
 }
 
 /// RFC 8252 section 7.3: a registered loopback IP redirect matches any port;
@@ -283,7 +365,11 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)], status: StatusCode)
     let mut url = match Url::parse(redirect_uri) {
         Ok(url) => url,
         Err(_) => {
-            return pages::error_page(StatusCode::BAD_REQUEST, "This redirect is not allowed", "The redirect URI is malformed.")
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "This redirect is not allowed",
+                "The redirect URI is malformed.",
+            )
         }
     };
     {
@@ -298,7 +384,10 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)], status: StatusCode)
         headers.insert(header::LOCATION, location);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -311,7 +400,11 @@ fn redirect_success(
 ) -> Response {
     let mut response = redirect_with(
         &request.redirect_uri,
-        &[("code", code), ("state", &request.state), ("iss", &shared.issuer)],
+        &[
+            ("code", code),
+            ("state", &request.state),
+            ("iss", &shared.issuer),
+        ],
         status,
     );
     if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -341,7 +434,10 @@ mod tests {
 
     #[test]
     fn loopback_redirects_match_any_port_and_nothing_else() {
-        let c = Client::public("c", &["http://127.0.0.1/callback", "https://app.example/cb"]);
+        let c = Client::public(
+            "c",
+            &["http://127.0.0.1/callback", "https://app.example/cb"],
+        );
         for ok in [
             "http://127.0.0.1/callback",
             "http://127.0.0.1:5173/callback",
@@ -370,7 +466,10 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; dev_clerk_session=xyz; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; dev_clerk_session=xyz; b=2"),
+        );
         assert_eq!(session_cookie(&h), Some("xyz"));
         assert_eq!(session_cookie(&HeaderMap::new()), None);
     }

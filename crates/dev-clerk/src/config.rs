@@ -141,12 +141,24 @@ impl User {
 
     /// Ada Lovelace, the first demo user.
     pub fn ada() -> Self {
-        User::new(demo::ADA_ID, demo::ADA_EMAIL, demo::PASSWORD, "Ada", "Lovelace")
+        User::new(
+            demo::ADA_ID,
+            demo::ADA_EMAIL,
+            demo::PASSWORD,
+            "Ada",
+            "Lovelace",
+        )
     }
 
     /// Grace Hopper, the second demo user.
     pub fn grace() -> Self {
-        User::new(demo::GRACE_ID, demo::GRACE_EMAIL, demo::PASSWORD, "Grace", "Hopper")
+        User::new(
+            demo::GRACE_ID,
+            demo::GRACE_EMAIL,
+            demo::PASSWORD,
+            "Grace",
+            "Hopper",
+        )
     }
 
     /// "First Last".
@@ -264,11 +276,15 @@ impl Config {
         let mut ids = std::collections::HashSet::new();
         for c in &self.clients {
             if c.id.is_empty() || !ids.insert(c.id.as_str()) {
-                return Err(Error::Config(format!("client id {:?} is empty or repeated", c.id)));
+                return Err(Error::Config(format!(
+                    "client id {:?} is empty or repeated",
+                    c.id
+                )));
             }
             for uri in &c.redirect_uris {
-                let parsed = url::Url::parse(uri)
-                    .map_err(|e| Error::Config(format!("client {}: redirect URI {uri:?}: {e}", c.id)))?;
+                let parsed = url::Url::parse(uri).map_err(|e| {
+                    Error::Config(format!("client {}: redirect URI {uri:?}: {e}", c.id))
+                })?;
                 if parsed.fragment().is_some() {
                     return Err(Error::Config(format!(
                         "client {}: redirect URI {uri:?} has a fragment",
@@ -283,7 +299,12 @@ impl Config {
             if !uids.insert(u.id.as_str()) || !emails.insert(u.email.to_lowercase()) {
                 return Err(Error::Config(format!("user {:?} is repeated", u.id)));
             }
-            if u.id.is_empty() || !u.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if u.id.is_empty()
+                || !u
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return Err(Error::Config(format!(
                     "user id {:?} must be letters, digits, '_' or '-'",
                     u.id
@@ -320,8 +341,14 @@ struct ConfigFile {
 /// Parses `30` (seconds), `5s`, `10m`, `1h`, `1d`.
 pub fn parse_duration(text: &str) -> Result<Duration, Error> {
     let text = text.trim();
-    let bad = || Error::Config(format!("{text:?} is not a duration (try 30, 5s, 10m, 1h or 1d)"));
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let bad = || {
+        Error::Config(format!(
+            "{text:?} is not a duration (try 30, 5s, 10m, 1h or 1d)"
+        ))
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().map_err(|_| bad())?;
     let secs = match unit {
@@ -354,7 +381,10 @@ mod tests {
     fn debug_hides_secrets_and_passwords() {
         let text = format!(
             "{:?}",
-            (Client::confidential("c", "s3cret-value", &["https://x/cb"]), User::ada())
+            (
+                Client::confidential("c", "s3cret-value", &["https://x/cb"]),
+                User::ada()
+            )
         );
         assert!(!text.contains("s3cret-value"));
         assert!(!text.contains(demo::PASSWORD));

@@ -55,7 +55,11 @@ pub(crate) struct KeySet {
 
 impl KeySet {
     /// Loads `keys.json` from the data folder, or generates a key and writes it.
-    pub(crate) fn load_or_create(data_dir: &Path, now: u64, grace: Duration) -> Result<Self, Error> {
+    pub(crate) fn load_or_create(
+        data_dir: &Path,
+        now: u64,
+        grace: Duration,
+    ) -> Result<Self, Error> {
         let path = data_dir.join(KEYS_FILE);
         let mut set = match fsutil::read_optional(&path)? {
             Some(text) => {
@@ -100,7 +104,12 @@ impl KeySet {
     }
 
     /// As [`KeySet::rotate`], with a key generated beforehand (outside any lock).
-    pub(crate) fn install(&mut self, fresh: Key, now: u64, grace: Duration) -> Result<String, Error> {
+    pub(crate) fn install(
+        &mut self,
+        fresh: Key,
+        now: u64,
+        grace: Duration,
+    ) -> Result<String, Error> {
         for key in &mut self.keys {
             key.retired_at.get_or_insert(now);
         }
@@ -178,7 +187,15 @@ impl Key {
         let private = RsaPrivateKey::from_pkcs1_pem(&stored.pem).map_err(|e| e.to_string())?;
         let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
-        Key::assemble(&private, stored.kid, stored.pem, n, e, stored.created_at, stored.retired_at)
+        Key::assemble(
+            &private,
+            stored.kid,
+            stored.pem,
+            n,
+            e,
+            stored.created_at,
+            stored.retired_at,
+        )
     }
 
     fn assemble(
@@ -225,7 +242,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEYS_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEYS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let again = KeySet::load_or_create(dir.path(), 1001, grace).unwrap();
@@ -253,6 +273,9 @@ mod tests {
     fn thumbprint_matches_rfc7638_example() {
         // RFC 7638 section 3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

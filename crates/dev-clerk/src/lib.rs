@@ -36,6 +36,9 @@ mod store;
 mod token;
 mod tokens;
 
-pub use config::{demo, parse_duration, Client, Config, User, DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_REDIRECT_URI};
+pub use config::{
+    demo, parse_duration, Client, Config, User, DEFAULT_CLIENT_ID, DEFAULT_PORT,
+    DEFAULT_REDIRECT_URI,
+};
 pub use error::Error;
 pub use server::{app, AppState, DevClerk, GrantCounts, TokenFault};

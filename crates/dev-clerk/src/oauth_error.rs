@@ -40,11 +40,19 @@ impl OAuthError {
     }
 
     pub(crate) fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            description,
+        )
     }
 
     pub(crate) fn unsupported_token_type(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unsupported_token_type", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_token_type",
+            description,
+        )
     }
 
     pub(crate) fn temporarily_unavailable() -> Self {

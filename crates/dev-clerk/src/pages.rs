@@ -64,11 +64,20 @@ fn render(template: &str, slots: &[(&str, &str)]) -> String {
 fn html_response(status: StatusCode, html: String, csp: &str) -> Response {
     let mut response = (status, html).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -94,13 +103,20 @@ pub(crate) fn sign_in_page(
 ) -> Response {
     let nonce = secret::random_token(16);
     let error_html = error
-        .map(|e| format!(r#"<p id="error" class="error" role="alert">{}</p>"#, escape(e)))
+        .map(|e| {
+            format!(
+                r#"<p id="error" class="error" role="alert">{}</p>"#,
+                escape(e)
+            )
+        })
         .unwrap_or_default();
     let demo_users: Vec<&User> = shared
         .config
         .users
         .iter()
-        .filter(|u| (u.id == demo::ADA_ID || u.id == demo::GRACE_ID) && u.password == demo::PASSWORD)
+        .filter(|u| {
+            (u.id == demo::ADA_ID || u.id == demo::GRACE_ID) && u.password == demo::PASSWORD
+        })
         .collect();
     let demo_html = if demo_users.is_empty() {
         String::new()
@@ -148,7 +164,14 @@ pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str) -> Respo
         "<p>{}</p><p>If you followed a link from an application, go back to it and try signing in again.</p>",
         escape(detail)
     );
-    let html = render(MESSAGE, &[("nonce", &nonce), ("title", &escape(title)), ("body", &body)]);
+    let html = render(
+        MESSAGE,
+        &[
+            ("nonce", &nonce),
+            ("title", &escape(title)),
+            ("body", &body),
+        ],
+    );
     html_response(status, html, &csp(&nonce, "'none'"))
 }
 
@@ -161,30 +184,58 @@ pub(crate) async fn home(State(shared): State<Arc<Shared>>) -> Response {
          <p>Discovery: <a href=\"/.well-known/openid-configuration\">/.well-known/openid-configuration</a></p>\
          <p>Applications sign people in here; there is nothing to do on this page.</p>"
     );
-    let html = render(MESSAGE, &[("nonce", &nonce), ("title", "dev-clerk is running"), ("body", &body)]);
+    let html = render(
+        MESSAGE,
+        &[
+            ("nonce", &nonce),
+            ("title", "dev-clerk is running"),
+            ("body", &body),
+        ],
+    );
     html_response(StatusCode::OK, html, &csp(&nonce, "'none'"))
 }
 
 /// Any other path.
 pub(crate) async fn not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address.",
+    )
 }
 
 /// `GET /avatars/<user id>.svg`: initials on a colour picked from the id.
-pub(crate) async fn avatar_get(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
+pub(crate) async fn avatar_get(
+    State(shared): State<Arc<Shared>>,
+    Path(file): Path<String>,
+) -> Response {
     let Some(user) = file.strip_suffix(".svg").and_then(|id| shared.user(id)) else {
         return not_found().await;
     };
     let mut response = avatar_svg(user).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
-const PALETTE: &[&str] = &["#5b4ff5", "#0e9f6e", "#d97706", "#db2777", "#0284c7", "#7c3aed", "#dc2626", "#059669"];
+const PALETTE: &[&str] = &[
+    "#5b4ff5", "#0e9f6e", "#d97706", "#db2777", "#0284c7", "#7c3aed", "#dc2626", "#059669",
+];
 
 fn avatar_svg(user: &User) -> String {
     let initials: String = [&user.first_name, &user.last_name]
@@ -193,7 +244,11 @@ fn avatar_svg(user: &User) -> String {
         .flat_map(char::to_uppercase)
         .collect();
     let initials = if initials.is_empty() {
-        user.email.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+        user.email
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default()
     } else {
         initials
     };
@@ -211,12 +266,18 @@ mod tests {
 
     #[test]
     fn escaping_covers_html_and_attributes() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]
     fn rendering_is_one_pass() {
-        assert_eq!(render("a {{x}} b {{y}} {{z}}", &[("x", "{{y}}"), ("y", "2")]), "a {{y}} b 2 {{z}}");
+        assert_eq!(
+            render("a {{x}} b {{y}} {{z}}", &[("x", "{{y}}"), ("y", "2")]),
+            "a {{y}} b 2 {{z}}"
+        );
         assert_eq!(render("unclosed {{x", &[("x", "1")]), "unclosed {{x");
     }
 

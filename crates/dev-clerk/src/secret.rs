@@ -20,7 +20,10 @@ pub(crate) fn hash(secret: &str) -> String {
 /// Equality in time independent of where the inputs differ.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let (ha, hb) = (Sha256::digest(a), Sha256::digest(b));
-    ha.iter().zip(hb.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    ha.iter()
+        .zip(hb.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// A `code_verifier` as RFC 7636 section 4.1 allows: 43 to 128 unreserved characters.
@@ -56,7 +59,10 @@ mod tests {
         assert!(is_valid_verifier(verifier));
         assert!(is_valid_s256_challenge(challenge));
         assert!(s256_matches(verifier, challenge));
-        assert!(!s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", challenge));
+        assert!(!s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            challenge
+        ));
     }
 
     #[test]

@@ -62,7 +62,10 @@ impl Shared {
 
     pub(crate) fn user_by_email(&self, email: &str) -> Option<&User> {
         let email = email.trim();
-        self.config.users.iter().find(|u| u.email.eq_ignore_ascii_case(email))
+        self.config
+            .users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
     }
 
     pub(crate) fn fault(&self) -> TokenFault {
@@ -122,13 +125,25 @@ pub(crate) const MAX_BODY: usize = 16 * 1024;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::home))
-        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
-        .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::openid_configuration),
+        )
         .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route(
+            "/oauth/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
         .route("/sign-in", post(authorize::sign_in_submit))
         .route("/oauth/token", post(token::token_issue))
-        .route("/oauth/userinfo", get(token::userinfo_get).post(token::userinfo_get))
+        .route(
+            "/oauth/userinfo",
+            get(token::userinfo_get).post(token::userinfo_get),
+        )
         .route("/oauth/token/revoke", post(token::token_revoke))
         .route("/oauth/token_info", post(token::token_introspect))
         .route("/avatars/{file}", get(pages::avatar_get))
@@ -148,7 +163,9 @@ pub struct DevClerk {
 
 impl std::fmt::Debug for DevClerk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevClerk").field("issuer", &self.shared.issuer).finish_non_exhaustive()
+        f.debug_struct("DevClerk")
+            .field("issuer", &self.shared.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,12 +173,13 @@ impl DevClerk {
     /// Binds 127.0.0.1 on `config.port` (0: a free port), loads or creates the
     /// keys and grants, and serves until stopped.
     pub async fn start(config: Config) -> Result<DevClerk, Error> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))
-            .await
-            .map_err(|source| Error::Bind {
-                port: config.port,
-                source,
-            })?;
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))
+                .await
+                .map_err(|source| Error::Bind {
+                    port: config.port,
+                    source,
+                })?;
         let port = listener
             .local_addr()
             .map_err(|source| Error::Bind {
@@ -267,7 +285,10 @@ impl DevClerk {
         }
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), server).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }

@@ -302,10 +302,14 @@ impl Store {
         let mut inner = self.lock();
         let key = secret::hash(code);
         let Some(rec) = inner.codes.get(&key) else {
-            return Err(OAuthError::invalid_grant("the authorization code is unknown or expired"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is unknown or expired",
+            ));
         };
         if rec.expires_at <= now {
-            return Err(OAuthError::invalid_grant("the authorization code has expired"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code has expired",
+            ));
         }
         if rec.request.client_id != client_id {
             return Err(OAuthError::invalid_grant(
@@ -314,7 +318,11 @@ impl Store {
         }
         if let Some(grant_id) = rec.redeemed.clone() {
             let revoked = inner.remove_grant(&grant_id);
-            tracing::warn!(client_id, revoked, "authorization code replayed; its grant is revoked");
+            tracing::warn!(
+                client_id,
+                revoked,
+                "authorization code replayed; its grant is revoked"
+            );
             return Err(OAuthError::invalid_grant(
                 "the authorization code was already used; tokens issued with it are revoked",
             ));
@@ -329,7 +337,9 @@ impl Store {
         }
         match (&rec.request.code_challenge, verifier) {
             (Some(_), None) => {
-                return Err(OAuthError::invalid_request("code_verifier is required (PKCE)"))
+                return Err(OAuthError::invalid_request(
+                    "code_verifier is required (PKCE)",
+                ))
             }
             (None, Some(_)) => {
                 return Err(OAuthError::invalid_request(
@@ -405,7 +415,8 @@ impl Store {
     ) -> Result<Issued, OAuthError> {
         let mut inner = self.lock();
         let hash = secret::hash(token);
-        let unknown = || OAuthError::invalid_grant("the refresh token is unknown, expired or revoked");
+        let unknown =
+            || OAuthError::invalid_grant("the refresh token is unknown, expired or revoked");
         let Some(grant_id) = inner.refresh_index.get(&hash).cloned() else {
             return Err(unknown());
         };
@@ -413,13 +424,19 @@ impl Store {
             return Err(unknown());
         };
         if grant.client_id != client_id {
-            return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
         }
         let current = grant.refresh.as_ref().filter(|r| r.hash == hash);
         let Some(current) = current else {
             let user_id = grant.user_id.clone();
             inner.remove_grant(&grant_id);
-            tracing::warn!(client_id, user_id, "refresh token reused; its grant is revoked");
+            tracing::warn!(
+                client_id,
+                user_id,
+                "refresh token reused; its grant is revoked"
+            );
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; the grant is revoked",
             ));
@@ -428,7 +445,11 @@ impl Store {
             return Err(OAuthError::invalid_grant("the refresh token has expired"));
         }
         if let Some(asked) = scope {
-            if let Some(extra) = asked.split(' ').filter(|s| !s.is_empty()).find(|s| !has_scope(&grant.scope, s)) {
+            if let Some(extra) = asked
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .find(|s| !has_scope(&grant.scope, s))
+            {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope {extra:?} was not granted; a refresh may only narrow scope"
                 )));
@@ -436,7 +457,11 @@ impl Store {
         }
         let fresh = secret::random_token(32);
         let fresh_hash = secret::hash(&fresh);
-        let grant = inner.persisted.grants.get_mut(&grant_id).expect("looked up above");
+        let grant = inner
+            .persisted
+            .grants
+            .get_mut(&grant_id)
+            .expect("looked up above");
         let old = grant.refresh.replace(RefreshRec {
             hash: fresh_hash.clone(),
             issued_at: now,
@@ -527,7 +552,10 @@ impl Store {
         let hash = secret::hash(token);
         let grant_id = inner.refresh_index.get(&hash)?;
         let g = inner.persisted.grants.get(grant_id)?;
-        let r = g.refresh.as_ref().filter(|r| r.hash == hash && r.expires_at > now)?;
+        let r = g
+            .refresh
+            .as_ref()
+            .filter(|r| r.hash == hash && r.expires_at > now)?;
         Some(RefreshInfo {
             user_id: g.user_id.clone(),
             client_id: g.client_id.clone(),
@@ -561,7 +589,12 @@ impl Inner {
     fn reindex(&mut self) {
         self.refresh_index.clear();
         for g in self.persisted.grants.values() {
-            for h in g.refresh.iter().map(|r| &r.hash).chain(g.used_refresh.iter()) {
+            for h in g
+                .refresh
+                .iter()
+                .map(|r| &r.hash)
+                .chain(g.used_refresh.iter())
+            {
                 self.refresh_index.insert(h.clone(), g.id.clone());
             }
         }
@@ -573,7 +606,12 @@ impl Inner {
         let Some(g) = self.persisted.grants.remove(grant_id) else {
             return false;
         };
-        for h in g.refresh.iter().map(|r| &r.hash).chain(g.used_refresh.iter()) {
+        for h in g
+            .refresh
+            .iter()
+            .map(|r| &r.hash)
+            .chain(g.used_refresh.iter())
+        {
             self.refresh_index.remove(h);
         }
         self.generation += 1;
@@ -654,24 +692,46 @@ mod tests {
         let wrong_verifier = "x".repeat(43);
         for (client, uri, verifier, expected) in [
             ("other", Some(URI), Some(VERIFIER), "invalid_grant"),
-            ("app", Some("http://127.0.0.1:5001/callback"), Some(VERIFIER), "invalid_grant"),
+            (
+                "app",
+                Some("http://127.0.0.1:5001/callback"),
+                Some(VERIFIER),
+                "invalid_grant",
+            ),
             ("app", None, Some(VERIFIER), "invalid_request"),
             ("app", Some(URI), None, "invalid_request"),
             ("app", Some(URI), Some("short"), "invalid_request"),
-            ("app", Some(URI), Some(wrong_verifier.as_str()), "invalid_grant"),
+            (
+                "app",
+                Some(URI),
+                Some(wrong_verifier.as_str()),
+                "invalid_grant",
+            ),
         ] {
-            let err = store.redeem_code(&c, client, uri, verifier, 1000, 101).unwrap_err();
+            let err = store
+                .redeem_code(&c, client, uri, verifier, 1000, 101)
+                .unwrap_err();
             assert_eq!(err.code, expected, "{client} {uri:?} {verifier:?}");
         }
         assert_eq!(store.grant_count(), 0);
-        let issued = store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 102).unwrap();
+        let issued = store
+            .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 102)
+            .unwrap();
         assert!(issued.refresh_token.is_some());
         assert_eq!(store.grant_count(), 1);
 
-        let replay = store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 103).unwrap_err();
+        let replay = store
+            .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 103)
+            .unwrap_err();
         assert_eq!(replay.code, "invalid_grant");
         assert_eq!(store.grant_count(), 0, "replay revokes the grant");
-        let refresh = store.refresh(issued.refresh_token.as_deref().unwrap(), "app", None, 1000, 104);
+        let refresh = store.refresh(
+            issued.refresh_token.as_deref().unwrap(),
+            "app",
+            None,
+            1000,
+            104,
+        );
         assert_eq!(refresh.unwrap_err().code, "invalid_grant");
     }
 
@@ -680,7 +740,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::load(dir.path()).unwrap();
         let c = code(&store, "openid");
-        let err = store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 700).unwrap_err();
+        let err = store
+            .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 700)
+            .unwrap_err();
         assert_eq!(err.description, "the authorization code has expired");
     }
 
@@ -689,7 +751,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::load(dir.path()).unwrap();
         let c = code(&store, "openid offline_access");
-        let first = store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 100).unwrap();
+        let first = store
+            .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 100)
+            .unwrap();
         let r1 = first.refresh_token.unwrap();
         let second = store.refresh(&r1, "app", None, 1000, 101).unwrap();
         let r2 = second.refresh_token.unwrap();
@@ -698,11 +762,17 @@ mod tests {
         assert!(store.refresh_info(&r1, 101).is_none());
         assert!(store.refresh_info(&r2, 101).is_some());
         assert_eq!(
-            store.refresh(&r2, "other", None, 1000, 102).unwrap_err().description,
+            store
+                .refresh(&r2, "other", None, 1000, 102)
+                .unwrap_err()
+                .description,
             "the refresh token was issued to another client"
         );
         assert_eq!(
-            store.refresh(&r2, "app", Some("openid email"), 1000, 102).unwrap_err().code,
+            store
+                .refresh(&r2, "app", Some("openid email"), 1000, 102)
+                .unwrap_err()
+                .code,
             "invalid_scope"
         );
 
@@ -715,9 +785,18 @@ mod tests {
 
         // r2 is now used: presenting it again ends the grant, and so r3 too.
         let reuse = reloaded.refresh(&r2, "app", None, 1000, 104).unwrap_err();
-        assert_eq!(reuse.description, "the refresh token was already used; the grant is revoked");
+        assert_eq!(
+            reuse.description,
+            "the refresh token was already used; the grant is revoked"
+        );
         let r3 = third.refresh_token.unwrap();
-        assert_eq!(reloaded.refresh(&r3, "app", None, 1000, 105).unwrap_err().code, "invalid_grant");
+        assert_eq!(
+            reloaded
+                .refresh(&r3, "app", None, 1000, 105)
+                .unwrap_err()
+                .code,
+            "invalid_grant"
+        );
     }
 
     #[test]
@@ -725,7 +804,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::load(dir.path()).unwrap();
         let c = code(&store, "openid profile");
-        let issued = store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 100).unwrap();
+        let issued = store
+            .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 1000, 100)
+            .unwrap();
         assert!(issued.refresh_token.is_none());
     }
 
@@ -735,14 +816,22 @@ mod tests {
         let store = Store::load(dir.path()).unwrap();
         for _ in 0..3 {
             let c = code(&store, "openid offline_access");
-            store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 50, 100).unwrap();
+            store
+                .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 50, 100)
+                .unwrap();
         }
         assert_eq!(store.end_user_grants("user_2"), 0);
         assert_eq!(store.end_user_grants("user_1"), 3);
         let c = code(&store, "openid offline_access");
-        store.redeem_code(&c, "app", Some(URI), Some(VERIFIER), 50, 100).unwrap();
+        store
+            .redeem_code(&c, "app", Some(URI), Some(VERIFIER), 50, 100)
+            .unwrap();
         store.flush(200).unwrap();
-        assert_eq!(store.grant_count(), 0, "refresh expired at 150, no access token: pruned");
+        assert_eq!(
+            store.grant_count(),
+            0,
+            "refresh expired at 150, no access token: pruned"
+        );
     }
 
     #[test]

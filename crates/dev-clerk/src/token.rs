@@ -33,17 +33,26 @@ fn body_error(e: BodyError) -> OAuthError {
 /// Authenticates the client of a token, revocation or introspection request:
 /// public clients by `client_id`, confidential ones by `client_secret_basic`
 /// or `client_secret_post` (RFC 6749 section 2.3.1).
-fn authenticate<'a>(shared: &'a Shared, headers: &HeaderMap, p: &Params) -> Result<&'a Client, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+fn authenticate<'a>(
+    shared: &'a Shared,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<&'a Client, OAuthError> {
+    let basic = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
             let decoded = STANDARD
                 .decode(value[6..].trim())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| OAuthError::invalid_request("malformed Basic authorization header"))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| OAuthError::invalid_request("malformed Basic authorization header"))?;
+                .ok_or_else(|| {
+                    OAuthError::invalid_request("malformed Basic authorization header")
+                })?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+                OAuthError::invalid_request("malformed Basic authorization header")
+            })?;
             let unescape = |s: &str| {
                 url::form_urlencoded::parse(format!("x={s}").as_bytes())
                     .next()
@@ -55,12 +64,16 @@ fn authenticate<'a>(shared: &'a Shared, headers: &HeaderMap, p: &Params) -> Resu
         _ => None,
     };
     if basic.is_some() && p.get("client_secret").is_some() {
-        return Err(OAuthError::invalid_request("use one client authentication method, not two"));
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        ));
     }
     let (client_id, secret, via_basic) = match &basic {
         Some((id, secret)) => {
             if p.get("client_id").is_some_and(|form_id| form_id != id) {
-                return Err(OAuthError::invalid_request("client_id differs from the Basic credentials"));
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the Basic credentials",
+                ));
             }
             (id.as_str(), Some(secret.as_str()), true)
         }
@@ -69,20 +82,32 @@ fn authenticate<'a>(shared: &'a Shared, headers: &HeaderMap, p: &Params) -> Resu
             None => return Err(OAuthError::invalid_client("client_id is required")),
         },
     };
-    let challenge = |e: OAuthError| if via_basic { e.with_challenge("Basic realm=\"dev-clerk\"") } else { e };
+    let challenge = |e: OAuthError| {
+        if via_basic {
+            e.with_challenge("Basic realm=\"dev-clerk\"")
+        } else {
+            e
+        }
+    };
     let Some(client) = shared.client(client_id) else {
         return Err(challenge(OAuthError::invalid_client("unknown client")));
     };
     match (&client.secret, secret) {
         (None, None) => Ok(client),
-        (None, Some(s)) if s.is_empty() => Ok(client),
-        (None, Some(_)) => Err(challenge(OAuthError::invalid_client("this public client has no secret"))),
-        (Some(_), None) => Err(challenge(OAuthError::invalid_client("client authentication is required"))),
+        (None, Some("")) => Ok(client),
+        (None, Some(_)) => Err(challenge(OAuthError::invalid_client(
+            "this public client has no secret",
+        ))),
+        (Some(_), None) => Err(challenge(OAuthError::invalid_client(
+            "client authentication is required",
+        ))),
         (Some(expected), Some(given)) => {
             if secret::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
                 Ok(client)
             } else {
-                Err(challenge(OAuthError::invalid_client("client authentication failed")))
+                Err(challenge(OAuthError::invalid_client(
+                    "client authentication failed",
+                )))
             }
         }
     }
@@ -97,7 +122,11 @@ fn no_store(value: Value) -> Response {
 }
 
 /// `POST /oauth/token`.
-pub(crate) async fn token_issue(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn token_issue(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match shared.fault() {
         TokenFault::None => {}
         TokenFault::Unavailable => return OAuthError::temporarily_unavailable().into_response(),
@@ -113,10 +142,16 @@ pub(crate) async fn token_issue(State(shared): State<Arc<Shared>>, headers: Head
     }
 }
 
-async fn token_inner(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, OAuthError> {
+async fn token_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthError> {
     let p = read_form(headers, body).await.map_err(body_error)?;
     if let Some(name) = p.first_repeated() {
-        return Err(OAuthError::invalid_request(format!("parameter {name} appears more than once")));
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} appears more than once"
+        )));
     }
     let client = authenticate(shared, headers, &p)?;
     let now = now();
@@ -124,7 +159,9 @@ async fn token_inner(shared: &Shared, headers: &HeaderMap, body: Body) -> Result
     let (issued, counter) = match p.get("grant_type") {
         None => return Err(OAuthError::invalid_request("grant_type is required")),
         Some("authorization_code") => {
-            let code = p.get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+            let code = p
+                .get("code")
+                .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
             let issued = shared.store.redeem_code(
                 code,
                 &client.id,
@@ -139,17 +176,24 @@ async fn token_inner(shared: &Shared, headers: &HeaderMap, body: Body) -> Result
             let token = p
                 .get("refresh_token")
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-            let issued = shared.store.refresh(token, &client.id, p.get("scope"), refresh_ttl, now)?;
+            let issued =
+                shared
+                    .store
+                    .refresh(token, &client.id, p.get("scope"), refresh_ttl, now)?;
             (issued, &shared.refresh_grants)
         }
         Some(other) => {
-            return Err(if ["client_credentials", "password", "implicit"].contains(&other)
-                || other.starts_with("urn:")
-            {
-                OAuthError::unsupported_grant_type(format!("grant_type {other} is not supported"))
-            } else {
-                OAuthError::unsupported_grant_type(format!("unknown grant_type {other:?}"))
-            })
+            return Err(
+                if ["client_credentials", "password", "implicit"].contains(&other)
+                    || other.starts_with("urn:")
+                {
+                    OAuthError::unsupported_grant_type(format!(
+                        "grant_type {other} is not supported"
+                    ))
+                } else {
+                    OAuthError::unsupported_grant_type(format!("unknown grant_type {other:?}"))
+                },
+            )
         }
     };
     let grant_type = p.get("grant_type").unwrap_or_default();
@@ -188,19 +232,28 @@ fn respond(shared: &Shared, issued: &Issued, now: u64) -> Result<Response, OAuth
 }
 
 /// `GET|POST /oauth/userinfo` with `Authorization: Bearer <access token>`.
-pub(crate) async fn userinfo_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+pub(crate) async fn userinfo_get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim()));
+        .and_then(|v| {
+            (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim())
+        });
     let Some(token) = token else {
-        let mut response = (StatusCode::UNAUTHORIZED, Json(json!({
-            "error": "invalid_request", "error_description": "a Bearer access token is required"
-        })))
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"dev-clerk\""));
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({
+                "error": "invalid_request", "error_description": "a Bearer access token is required"
+            })),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"dev-clerk\""),
+        );
         return response;
     };
     let claims = match verify_access_token(&shared, token) {
@@ -216,25 +269,37 @@ pub(crate) async fn userinfo_get(State(shared): State<Arc<Shared>>, headers: Hea
 }
 
 /// `POST /oauth/token/revoke`: 200 whatever the token, as RFC 7009 section 2.2 says.
-pub(crate) async fn token_revoke(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn token_revoke(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result: Result<(), OAuthError> = async {
         let p = read_form(&headers, body).await.map_err(body_error)?;
         if let Some(name) = p.first_repeated() {
-            return Err(OAuthError::invalid_request(format!("parameter {name} appears more than once")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} appears more than once"
+            )));
         }
         let client = authenticate(&shared, &headers, &p)?;
-        let token = p.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let token = p
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         match p.get("token_type_hint") {
             None | Some("access_token") | Some("refresh_token") => {}
             Some(other) => {
-                return Err(OAuthError::unsupported_token_type(format!("token_type_hint {other:?} is not supported")))
+                return Err(OAuthError::unsupported_token_type(format!(
+                    "token_type_hint {other:?} is not supported"
+                )))
             }
         }
         if shared.store.revoke_refresh_token(token, &client.id) {
             tracing::info!(client_id = %client.id, "refresh token revoked; grant ended");
         } else if let Ok(claims) = verify_access_token(&shared, token) {
             if claims.client_id == client.id {
-                shared.store.revoke_access_token(claims.grant_id(), &claims.jti, claims.exp);
+                shared
+                    .store
+                    .revoke_access_token(claims.grant_id(), &claims.jti, claims.exp);
                 tracing::info!(client_id = %client.id, "access token revoked");
             }
         }
@@ -249,11 +314,17 @@ pub(crate) async fn token_revoke(State(shared): State<Arc<Shared>>, headers: Hea
 }
 
 /// `POST /oauth/token_info`: RFC 7662 introspection, for the client's own tokens.
-pub(crate) async fn token_introspect(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn token_introspect(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result: Result<Value, OAuthError> = async {
         let p = read_form(&headers, body).await.map_err(body_error)?;
         let client = authenticate(&shared, &headers, &p)?;
-        let token = p.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let token = p
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         if let Ok(c) = verify_access_token(&shared, token) {
             if c.client_id == client.id {
                 return Ok(json!({

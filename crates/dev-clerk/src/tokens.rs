@@ -38,7 +38,12 @@ impl AccessClaims {
 }
 
 /// Signs the access token and (with `openid`) the ID token for a grant.
-pub(crate) fn mint(shared: &Shared, issued: &Issued, user: &User, now: u64) -> Result<Minted, String> {
+pub(crate) fn mint(
+    shared: &Shared,
+    issued: &Issued,
+    user: &User,
+    now: u64,
+) -> Result<Minted, String> {
     let config = &shared.config;
     let access_ttl = config.access_token_ttl.as_secs();
     let id_ttl = config.id_token_ttl.as_secs();
@@ -63,7 +68,10 @@ pub(crate) fn mint(shared: &Shared, issued: &Issued, user: &User, now: u64) -> R
         id_claims.insert("iat".into(), json!(now));
         id_claims.insert("nbf".into(), json!(now));
         id_claims.insert("auth_time".into(), json!(issued.auth_time));
-        id_claims.insert("jti".into(), json!(format!("idt_{}", secret::random_token(16))));
+        id_claims.insert(
+            "jti".into(),
+            json!(format!("idt_{}", secret::random_token(16))),
+        );
         id_claims.insert("sid".into(), json!(issued.session_id));
         if let Some(nonce) = &issued.nonce {
             id_claims.insert("nonce".into(), json!(nonce));
@@ -82,7 +90,10 @@ pub(crate) fn mint(shared: &Shared, issued: &Issued, user: &User, now: u64) -> R
         None
     } else {
         header.typ = Some("JWT".to_string());
-        Some(jsonwebtoken::encode(&header, &Value::Object(id_claims), &key.encoding).map_err(|e| e.to_string())?)
+        Some(
+            jsonwebtoken::encode(&header, &Value::Object(id_claims), &key.encoding)
+                .map_err(|e| e.to_string())?,
+        )
     };
     Ok(Minted {
         access_token,
@@ -113,7 +124,10 @@ pub(crate) fn profile_claims(shared: &Shared, user: &User, scope: &str) -> Map<S
 
 /// Checks one of dev-clerk's access tokens: signature by a published key,
 /// `typ`, issuer, expiry (no leeway), and that its grant is still alive.
-pub(crate) fn verify_access_token(shared: &Shared, token: &str) -> Result<AccessClaims, &'static str> {
+pub(crate) fn verify_access_token(
+    shared: &Shared,
+    token: &str,
+) -> Result<AccessClaims, &'static str> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "the access token is malformed")?;
     if header.typ.as_deref() != Some("at+jwt") {
         return Err("not an access token (typ is not at+jwt)");
@@ -121,7 +135,9 @@ pub(crate) fn verify_access_token(shared: &Shared, token: &str) -> Result<Access
     let kid = header.kid.ok_or("the access token has no kid")?;
     let claims = {
         let keys = shared.keys.read().unwrap_or_else(|p| p.into_inner());
-        let key = keys.find(&kid).ok_or("the access token was signed by an unknown key")?;
+        let key = keys
+            .find(&kid)
+            .ok_or("the access token was signed by an unknown key")?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = 0;
         validation.validate_aud = false;
@@ -134,7 +150,10 @@ pub(crate) fn verify_access_token(shared: &Shared, token: &str) -> Result<Access
             })?
             .claims
     };
-    if !shared.store.access_token_active(claims.grant_id(), &claims.jti) {
+    if !shared
+        .store
+        .access_token_active(claims.grant_id(), &claims.jti)
+    {
         return Err("the access token has been revoked");
     }
     Ok(claims)
