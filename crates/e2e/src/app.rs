@@ -1,0 +1,218 @@
+//! One running app under WebDriver: tauri-driver, WebKitWebDriver, the app.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::build::workspace_root;
+use crate::UI_TIMEOUT;
+
+/// The folders the app writes to (config, data, cache), private to a test.
+/// Keep one and launch again to see what a restart keeps.
+#[derive(Debug)]
+pub struct AppDirs {
+    root: tempfile::TempDir,
+}
+
+impl AppDirs {
+    /// Fresh, empty folders.
+    pub fn new() -> Self {
+        Self {
+            root: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The base of the folders.
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+impl Default for AppDirs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a launch puts in the app's environment.
+#[derive(Debug, Default)]
+pub struct Launch<'a> {
+    /// Configuration variables (`CLERK_FRONTEND_API_URL`, `CONVEX_URL`, ...).
+    pub env: Vec<(String, String)>,
+    /// The app's folders; a fresh set when `None`.
+    pub dirs: Option<&'a AppDirs>,
+    /// A name for the screenshots folder, `target/e2e/<name>/`.
+    pub name: &'a str,
+}
+
+/// A running app with a WebDriver session on its main window.
+pub struct App {
+    /// The WebDriver client.
+    pub client: Client,
+    driver: Child,
+    shots: PathBuf,
+    step: u32,
+    _own_dirs: Option<AppDirs>,
+}
+
+impl App {
+    /// Starts tauri-driver on free ports and opens a session on the app.
+    pub async fn launch(launch: Launch<'_>) -> App {
+        let display = crate::ensure_display();
+        let binary = crate::app_binary();
+        assert!(binary.exists(), "app binary missing: {}", binary.display());
+        let own_dirs = launch.dirs.is_none().then(AppDirs::new);
+        let dirs = launch.dirs.or(own_dirs.as_ref()).expect("dirs");
+        let port = free_port();
+        let native_port = free_port();
+
+        let mut command = Command::new("tauri-driver");
+        command
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .env("DISPLAY", &display)
+            .env("XDG_CONFIG_HOME", dirs.path().join("config"))
+            .env("XDG_DATA_HOME", dirs.path().join("data"))
+            .env("XDG_CACHE_HOME", dirs.path().join("cache"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            // Its own process group, so Drop can end the app with it.
+            .process_group(0);
+        for (key, value) in &launch.env {
+            command.env(key, value);
+        }
+        let driver = command
+            .spawn()
+            .expect("tauri-driver is installed (scripts/test installs it)");
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": binary }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .expect("rustls")
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("no WebDriver session: {error}"),
+            }
+        };
+        let shots = workspace_root()
+            .join("target")
+            .join("e2e")
+            .join(launch.name);
+        std::fs::create_dir_all(&shots).expect("screenshot folder");
+        App {
+            client,
+            driver,
+            shots,
+            step: 0,
+            _own_dirs: own_dirs,
+        }
+    }
+
+    /// Saves a screenshot of the current window as
+    /// `target/e2e/<name>/<nn>-<what>.png`.
+    pub async fn screenshot(&mut self, what: &str) {
+        self.step += 1;
+        let png = self.client.screenshot().await.expect("screenshot");
+        let path = self.shots.join(format!("{:02}-{what}.png", self.step));
+        std::fs::write(&path, png).expect("write screenshot");
+    }
+
+    /// Waits until the element is displayed, then returns it.
+    pub async fn visible(&self, css: &str) -> fantoccini::elements::Element {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if element.is_displayed().await.unwrap_or(false) {
+                    return element;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} did not show within {UI_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the element's text contains `needle`; returns the text.
+    pub async fn text_contains(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    if text.contains(needle) {
+                        return text;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never contained {needle:?} within {UI_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for a second window to appear and switches to it; returns the
+    /// main window's handle to switch back.
+    pub async fn switch_to_new_window(&self) -> fantoccini::wd::WindowHandle {
+        let main = self.client.window().await.expect("current window");
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let handles = self.client.windows().await.expect("windows");
+            if let Some(other) = handles.into_iter().find(|h| *h != main) {
+                self.client.switch_to_window(other).await.expect("switch");
+                return main;
+            }
+            assert!(Instant::now() < deadline, "no second window appeared");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Ends the session (the app quits) and the driver.
+    pub async fn quit(mut self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        // SAFETY: kill(2) on our own child's process group.
+        unsafe {
+            libc::kill(-(self.driver.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

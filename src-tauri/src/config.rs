@@ -1,0 +1,87 @@
+//! Where Courier's settings come from: the process environment, then `./.env`
+//! (development), then `.env` in the app's config folder (installed app).
+//! Each core crate parses its own part from the lookup this builds.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Settings as `name -> value`, the layers already merged by precedence.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    values: HashMap<String, String>,
+    /// The `.env` files that were read, for the "what to set and where" screen.
+    pub(crate) sources: Vec<PathBuf>,
+    /// The installed app's `.env` location (read when present).
+    pub(crate) config_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads the three layers. A malformed `.env` file is an error that names it.
+    pub(crate) fn load(config_dir: Option<&Path>) -> Result<Self, String> {
+        let mut settings = Settings::default();
+        let config_file = config_dir.map(|dir| dir.join(".env"));
+        settings.config_file = config_file.clone();
+        // Lowest precedence first; later layers overwrite.
+        let files = [config_file, Some(PathBuf::from(".env"))];
+        for path in files.into_iter().flatten() {
+            if !path.is_file() {
+                continue;
+            }
+            let iter = dotenvy::from_path_iter(&path)
+                .map_err(|e| format!("{} could not be read: {e}", path.display()))?;
+            for item in iter {
+                let (key, value) =
+                    item.map_err(|e| format!("{} is not a valid .env file: {e}", path.display()))?;
+                settings.values.insert(key, value);
+            }
+            settings.sources.push(path);
+        }
+        for (key, value) in std::env::vars() {
+            settings.values.insert(key, value);
+        }
+        Ok(settings)
+    }
+
+    /// The value of one setting, if set and not empty.
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        self.values
+            .get(key)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_folder_env_is_read_and_process_env_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "COURIER_TEST_ONLY_A=from-file\nCOURIER_TEST_ONLY_PATH=file\n",
+        )
+        .unwrap();
+        // SAFETY: this test is the only one touching these names.
+        unsafe { std::env::set_var("COURIER_TEST_ONLY_PATH", "process") };
+        let settings = Settings::load(Some(dir.path())).unwrap();
+        assert_eq!(
+            settings.get("COURIER_TEST_ONLY_A").as_deref(),
+            Some("from-file")
+        );
+        assert_eq!(
+            settings.get("COURIER_TEST_ONLY_PATH").as_deref(),
+            Some("process")
+        );
+        assert_eq!(settings.get("COURIER_TEST_ONLY_MISSING"), None);
+    }
+
+    #[test]
+    fn malformed_env_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "THIS IS NOT=valid 'quote\n").unwrap();
+        let error = Settings::load(Some(dir.path())).unwrap_err();
+        assert!(error.contains(".env"), "{error}");
+    }
+}

@@ -1,0 +1,55 @@
+//! The Rust-to-UI contract: one event, `auth://state-changed`, carrying the
+//! session state of `clerk-auth` unchanged (plus the sign-in mode while
+//! signing in). The UI asks `auth_state` right after subscribing, which
+//! replays the current state, so nothing is missed at start.
+
+use serde_json::Value;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::state::Courier;
+
+/// The session state event.
+pub(crate) const STATE_CHANGED: &str = "auth://state-changed";
+/// The main window came to the front: the UI re-fetches messages.
+pub(crate) const FOCUS: &str = "app://focus";
+
+/// The current state as the UI receives it.
+pub(crate) fn current(app: &AppHandle) -> Value {
+    let courier = app.state::<Courier>();
+    let Ok(core) = courier.core() else {
+        return serde_json::json!({ "status": "signedOut", "reason": null });
+    };
+    let mut value = serde_json::to_value(core.session.state()).unwrap_or(Value::Null);
+    if value["status"] == "signingIn" {
+        let mode = courier
+            .sign_in
+            .lock()
+            .expect("sign-in lock")
+            .as_ref()
+            .map(|(_, mode)| *mode)
+            .unwrap_or(core.default_mode);
+        value["mode"] = serde_json::to_value(mode).unwrap_or(Value::Null);
+    }
+    value
+}
+
+/// Sends the current state to the main window.
+pub(crate) fn emit_state(app: &AppHandle) {
+    let _ = app.emit_to("main", STATE_CHANGED, current(app));
+}
+
+/// Forwards every state change for the life of the app.
+pub(crate) fn forward_state_changes(app: &AppHandle) {
+    let courier = app.state::<Courier>();
+    let Ok(core) = courier.core() else {
+        return;
+    };
+    let mut changes = core.session.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while changes.changed().await.is_ok() {
+            changes.borrow_and_update();
+            emit_state(&app);
+        }
+    });
+}

@@ -1,0 +1,130 @@
+//! Running one sign-in flow: the "Sign in" window (webview mode) or the
+//! system browser (browser mode). Both end in `clerk-auth`'s loopback
+//! callback handling; the window's navigation hook only hands over the
+//! redirect before it loads.
+
+use std::time::Duration;
+
+use clerk_auth::{SignInMode, SignInOptions};
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri_plugin_opener::OpenerExt;
+
+use crate::error::CommandError;
+use crate::state::Courier;
+
+/// Label of the sign-in window. No capability names it: it has no IPC.
+pub(crate) const SIGN_IN_WINDOW: &str = "signin";
+
+/// How long a flow may wait for the person before it ends by itself.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Starts a flow; its end (success or not) arrives as a state change.
+pub(crate) async fn start(app: &AppHandle, mode: SignInMode) -> Result<(), CommandError> {
+    let state = app.state::<Courier>();
+    if state.sign_in.lock().expect("sign-in lock").is_some() {
+        // One flow at a time: bring its window forward instead.
+        if let Some(window) = app.get_webview_window(SIGN_IN_WINDOW) {
+            let _ = window.set_focus();
+        }
+        return Ok(());
+    }
+    let core = state.core()?;
+    let pending = core
+        .session
+        .begin_sign_in(SignInOptions {
+            prompt_login: state.prompt_login(),
+        })
+        .await?;
+    let handle = pending.handle();
+    *state.sign_in.lock().expect("sign-in lock") = Some((handle.clone(), mode));
+    crate::events::emit_state(app);
+
+    let opened = match mode {
+        SignInMode::Webview => open_window(app, pending.authorize_url().clone(), handle.clone()),
+        SignInMode::Browser => app
+            .opener()
+            .open_url(pending.authorize_url().as_str(), None::<&str>)
+            .map_err(|e| e.to_string()),
+    };
+    if let Err(error) = opened {
+        tracing::warn!(%error, ?mode, "could not show the sign-in page");
+        handle.cancel();
+    }
+
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let result = pending.finish(SIGN_IN_TIMEOUT).await;
+        end_flow(&app);
+        match result {
+            Ok(_) => {
+                tracing::info!("signed in");
+                if let Some(main) = app.get_webview_window("main") {
+                    let _ = main.unminimize();
+                    let _ = main.set_focus();
+                }
+            }
+            Err(error) => tracing::info!(%error, "sign-in ended without a session"),
+        }
+    });
+    Ok(())
+}
+
+/// Cancels the flow in progress, if any.
+pub(crate) fn cancel(app: &AppHandle) {
+    let state = app.state::<Courier>();
+    let handle = state.sign_in.lock().expect("sign-in lock").clone();
+    if let Some((handle, _)) = handle {
+        handle.cancel();
+    }
+}
+
+fn open_window(
+    app: &AppHandle,
+    url: url::Url,
+    handle: clerk_auth::SignInHandle,
+) -> Result<(), String> {
+    let on_nav = handle.clone();
+    let window = WebviewWindowBuilder::new(app, SIGN_IN_WINDOW, WebviewUrl::External(url))
+        .title("Sign in")
+        .inner_size(480.0, 680.0)
+        .center()
+        .focused(true)
+        // The redirect to the loopback callback is caught here, before it
+        // loads; the loopback listener stays open as the backstop.
+        .on_navigation(move |url| {
+            if on_nav.is_callback(url) {
+                on_nav.deliver(url.clone());
+                false
+            } else {
+                true
+            }
+        })
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Closing the window cancels the flow (a finished flow ignores it).
+    window.on_window_event(move |event| {
+        if matches!(event, WindowEvent::Destroyed) {
+            handle.cancel();
+        }
+    });
+    Ok(())
+}
+
+/// After every flow: close the window and clear the shared browsing data,
+/// so no issuer cookie stays on disk.
+fn end_flow(app: &AppHandle) {
+    app.state::<Courier>()
+        .sign_in
+        .lock()
+        .expect("sign-in lock")
+        .take();
+    if let Some(window) = app.get_webview_window(SIGN_IN_WINDOW) {
+        let _ = window.destroy();
+    }
+    if let Some(main) = app.get_webview_window("main") {
+        if let Err(error) = main.clear_all_browsing_data() {
+            tracing::warn!(%error, "could not clear the sign-in browsing data");
+        }
+    }
+    crate::events::emit_state(app);
+}

@@ -1,0 +1,117 @@
+//! What the shell keeps: the core (session manager + Convex client) built
+//! from the settings, or the reason it could not be built.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use clerk_auth::{ClerkConfig, KeyringStore, SessionManager, SignInHandle, SignInMode};
+use convex_http::ConvexClient;
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::error::CommandError;
+use crate::tokens::SessionTokens;
+
+/// Why Courier cannot start its core, and what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ConfigProblem {
+    pub(crate) message: String,
+    pub(crate) hint: String,
+}
+
+/// The signed-in machinery.
+pub(crate) struct Core {
+    pub(crate) session: SessionManager,
+    pub(crate) convex: ConvexClient,
+    pub(crate) default_mode: SignInMode,
+}
+
+/// Managed state of the app.
+pub(crate) struct Courier {
+    core: Result<Core, ConfigProblem>,
+    /// Where the composer's unsent draft is kept (not a secret).
+    pub(crate) draft_path: PathBuf,
+    /// The sign-in in progress, to cancel it.
+    pub(crate) sign_in: Mutex<Option<(SignInHandle, SignInMode)>>,
+    /// Set by a sign-out: the next sign-in asks the issuer to show its form.
+    prompt_login: AtomicBool,
+}
+
+impl Courier {
+    /// Builds the core from the settings; a problem is kept to be shown.
+    pub(crate) fn new(settings: Result<Settings, String>, data_dir: PathBuf) -> Self {
+        let config_file = settings
+            .as_ref()
+            .ok()
+            .and_then(|s| s.config_file.clone())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the app's config folder".into());
+        let hint = format!(
+            "Set CLERK_FRONTEND_API_URL (or CLERK_PUBLISHABLE_KEY), CLERK_OAUTH_CLIENT_ID and \
+             CONVEX_URL in the environment, in ./.env, or in {config_file}; then restart Courier."
+        );
+        let core = settings
+            .and_then(|settings| Core::new(&settings))
+            .map_err(|message| ConfigProblem { message, hint });
+        if let Err(problem) = &core {
+            tracing::warn!(problem = %problem.message, "Courier is not configured");
+        }
+        Self {
+            core,
+            draft_path: data_dir.join("draft.txt"),
+            sign_in: Mutex::new(None),
+            prompt_login: AtomicBool::new(false),
+        }
+    }
+
+    /// The core, or the configuration error the UI explains.
+    pub(crate) fn core(&self) -> Result<&Core, CommandError> {
+        self.core
+            .as_ref()
+            .map_err(|problem| CommandError::Config(problem.message.clone()))
+    }
+
+    /// The configuration problem, if any.
+    pub(crate) fn config_problem(&self) -> Option<&ConfigProblem> {
+        self.core.as_ref().err()
+    }
+
+    /// Remembers that the person signed out.
+    pub(crate) fn signed_out(&self) {
+        self.prompt_login.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the next sign-in must show the issuer's form.
+    pub(crate) fn prompt_login(&self) -> bool {
+        self.prompt_login.load(Ordering::Relaxed)
+    }
+}
+
+impl Core {
+    fn new(settings: &Settings) -> Result<Self, String> {
+        let lookup = |key: &str| settings.get(key);
+        let mut clerk = ClerkConfig::from_env(lookup).map_err(|e| e.to_string())?;
+        // Clock leeway for ID token checks; tests set 0 so that a broken
+        // refresh cannot hide behind it.
+        if let Some(raw) = settings.get("COURIER_CLOCK_LEEWAY_SECS") {
+            let secs: u64 = raw.trim().parse().map_err(|_| {
+                format!("COURIER_CLOCK_LEEWAY_SECS must be a number of seconds, not {raw:?}")
+            })?;
+            clerk.leeway = std::time::Duration::from_secs(secs);
+        }
+        let convex_url = convex_http::url_from_env(lookup).map_err(|e| e.to_string())?;
+        let default_mode = clerk.sign_in_mode;
+        // Service `dev.courier.desktop`, account `<issuer>|<client id>`:
+        // the same entry as courier-cli's.
+        let store = KeyringStore::for_config(&clerk).map_err(|e| e.user_message())?;
+        let session = SessionManager::new(clerk, Arc::new(store)).map_err(|e| e.to_string())?;
+        let convex = ConvexClient::new(convex_url, Arc::new(SessionTokens(session.clone())))
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            session,
+            convex,
+            default_mode,
+        })
+    }
+}
