@@ -1,5 +1,8 @@
 //! Black-box tests of `convex-http` over real HTTP on 127.0.0.1.
 
+/// The real thing: convex-local trusting an in-process dev-clerk, with ID
+/// tokens from a real authorization-code + PKCE sign-in.
+mod against_convex_local;
 /// The client's behaviour on each kind of answer, against the fake.
 mod against_fake;
 /// Against a small in-test axum server speaking Convex's HTTP API (a
