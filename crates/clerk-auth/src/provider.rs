@@ -290,24 +290,39 @@ impl Provider {
         })
     }
 
-    /// Revokes a refresh token ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)).
+    /// Revokes a refresh token ([RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)).
+    /// Sent by hand: `oauth2` refuses a non-https revocation URL, and
+    /// dev-clerk serves plain http on loopback.
     pub(crate) async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), AuthError> {
-        let token = StandardRevocableToken::RefreshToken(oauth2::RefreshToken::new(
-            refresh_token.secret().to_owned(),
-        ));
-        let request = match self.oauth.revoke_token(token) {
-            Ok(r) => r,
-            Err(_) => return Ok(()), // no revocation endpoint: nothing to do
+        let Some(url) = &self.metadata.revocation_endpoint else {
+            return Ok(()); // nothing to call: the keychain entry is still deleted
         };
-        request
-            .request_async(&self.http)
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", refresh_token.secret())
+            .append_pair("token_type_hint", "refresh_token")
+            .append_pair("client_id", self.oauth.client_id().as_str())
+            .finish();
+        let resp = self
+            .http
+            .0
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body)
+            .send()
             .await
-            .map_err(|e| match e {
-                RequestTokenError::Request(t) => AuthError::Network(t.to_string()),
-                RequestTokenError::ServerResponse(r) => AuthError::Protocol(r.error().to_string()),
-                RequestTokenError::Parse(e, _) => AuthError::Protocol(e.to_string()),
-                RequestTokenError::Other(s) => AuthError::Protocol(s),
-            })
+            .map_err(|e| map_transport(&e))?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(())
+        } else if status.is_server_error() || status.as_u16() == 429 {
+            Err(AuthError::Network(format!("revocation: HTTP {status}")))
+        } else {
+            Err(AuthError::Protocol(format!("revocation: HTTP {status}")))
+        }
     }
 }
 

@@ -1,0 +1,360 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use clerk_auth::{AuthError, AuthState, MemoryStore, SessionStore, SignInOptions, StoreError};
+use test_support::{deliver, demo, play_browser, TestBrowser};
+
+use crate::util::*;
+
+#[tokio::test]
+async fn sign_in_through_the_loopback_listener() {
+    let b = backends(None).await;
+    let store = Arc::new(MemoryStore::new());
+    let m = manager(&b, store.clone());
+    m.restore().await;
+    assert_eq!(m.state(), AuthState::SignedOut { reason: None });
+
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    assert_eq!(m.state(), AuthState::SigningIn);
+    let auth = pending.authorize_url().clone();
+    let redirect = pending.redirect_uri().clone();
+    assert_eq!(redirect.host_str(), Some("127.0.0.1"));
+    assert_eq!(redirect.path(), "/callback");
+    assert!(auth
+        .as_str()
+        .starts_with(&format!("{}/oauth/authorize?", b.issuer_url())));
+    assert_eq!(query(&auth, "response_type").as_deref(), Some("code"));
+    assert_eq!(
+        query(&auth, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(query(&auth, "code_challenge").map(|c| c.len()), Some(43));
+    assert_eq!(
+        query(&auth, "scope").as_deref(),
+        Some("openid profile email offline_access")
+    );
+    assert!(query(&auth, "state").unwrap().len() >= 43);
+    assert!(query(&auth, "nonce").unwrap().len() >= 43);
+    assert_eq!(
+        query(&auth, "redirect_uri").as_deref(),
+        Some(redirect.as_str())
+    );
+    assert_eq!(query(&auth, "prompt"), None);
+
+    let location = play_browser(&auth, demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    assert!(location.as_str().starts_with(redirect.as_str()));
+    assert_eq!(
+        query(&location, "iss").as_deref(),
+        Some(b.issuer_url().as_str())
+    );
+    let (user, page) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&location));
+    let user = user.unwrap();
+    let page = page.unwrap();
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("You&#39;re signed in") || page.body.contains("You're signed in"),
+        "{}",
+        page.body
+    );
+
+    assert_eq!(user.id, demo::ADA_ID);
+    assert_eq!(user.email.as_deref(), Some(demo::ADA_EMAIL));
+    assert_eq!(user.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(
+        user.picture.as_deref(),
+        Some(format!("{}/avatars/{}.svg", b.issuer_url(), demo::ADA_ID).as_str())
+    );
+    assert_eq!(
+        m.state(),
+        AuthState::SignedIn {
+            user: user.clone(),
+            offline: false
+        }
+    );
+    assert_eq!(b.clerk().grants().authorization_code, 1);
+    assert!(
+        listener_closed(&redirect).await,
+        "the loopback listener is closed after the flow"
+    );
+
+    let stored = store.load().unwrap().expect("session stored");
+    assert_eq!(stored.user, user);
+    let token = m.id_token().await.unwrap();
+    assert!(jwt_exp(token.secret()) > now_secs());
+    assert!(!format!("{token:?}").contains(token.secret()));
+}
+
+#[tokio::test]
+async fn sign_in_through_the_handle_as_the_webview_does() {
+    let b = backends(None).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    m.restore().await;
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let handle = pending.handle();
+    let location = play_browser(pending.authorize_url(), demo::GRACE_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    assert!(handle.is_callback(&location));
+    assert!(!handle.is_callback(&url::Url::parse("http://127.0.0.1:1/elsewhere").unwrap()));
+    let redirect = pending.redirect_uri().clone();
+    let task = tokio::spawn(pending.finish(Duration::from_secs(20)));
+    assert!(!handle.deliver(url::Url::parse("https://example.com/callback?code=x").unwrap()));
+    assert!(handle.deliver(location.clone()));
+    assert!(
+        !handle.deliver(location.clone()),
+        "a flow completes exactly once"
+    );
+    let user = task.await.unwrap().unwrap();
+    assert_eq!(user.id, demo::GRACE_ID);
+    assert!(matches!(
+        m.state(),
+        AuthState::SignedIn { offline: false, .. }
+    ));
+    assert!(listener_closed(&redirect).await);
+    // The browser arriving late at the closed listener finds nothing.
+    assert!(deliver(&location).await.is_err());
+}
+
+#[tokio::test]
+async fn complete_with_an_intercepted_url_and_prompt_login_after_sign_out() {
+    let b = backends(None).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    m.restore().await;
+    let browser = TestBrowser::new();
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let location = browser
+        .sign_in(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    let user = pending.complete(&location).await.unwrap();
+    assert_eq!(user.id, demo::ADA_ID);
+    assert!(matches!(
+        m.begin_sign_in(SignInOptions::default()).await,
+        Err(AuthError::AlreadySignedIn)
+    ));
+
+    m.sign_out().await.unwrap();
+    // Same browser (issuer cookie): without prompt=login it is signed in at once.
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    assert!(browser
+        .open(pending.authorize_url())
+        .await
+        .unwrap()
+        .is_err());
+    drop(pending);
+    // With prompt=login the issuer shows the form again, so Grace can sign in.
+    let pending = m
+        .begin_sign_in(SignInOptions { prompt_login: true })
+        .await
+        .unwrap();
+    assert_eq!(
+        query(pending.authorize_url(), "prompt").as_deref(),
+        Some("login")
+    );
+    assert!(browser.open(pending.authorize_url()).await.unwrap().is_ok());
+    let location = browser
+        .sign_in(pending.authorize_url(), demo::GRACE_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.complete(&location).await.unwrap().id,
+        demo::GRACE_ID
+    );
+}
+
+#[tokio::test]
+async fn state_mismatch_is_refused_and_leaves_nothing() {
+    let b = backends(None).await;
+    let store = Arc::new(MemoryStore::new());
+    let m = manager(&b, store.clone());
+    m.restore().await;
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let redirect = pending.redirect_uri().clone();
+    let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    let mut forged = location.clone();
+    let pairs: Vec<(String, String)> = location
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "state" {
+                "forged-state-value".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let (r, page) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&forged));
+    assert!(matches!(r, Err(AuthError::StateMismatch)), "{r:?}");
+    let page = page.unwrap();
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Sign-in failed"));
+    assert_eq!(
+        signed_out_code(&m.state()).as_deref(),
+        Some("state_mismatch")
+    );
+    assert!(listener_closed(&redirect).await);
+    assert_eq!(
+        b.clerk().grants().authorization_code,
+        0,
+        "the code was never exchanged"
+    );
+    assert!(store.raw().is_none());
+
+    // Missing state too.
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let mut no_state = pending.redirect_uri().clone();
+    no_state.set_query(Some("code=abc"));
+    assert!(matches!(
+        pending.complete(&no_state).await,
+        Err(AuthError::StateMismatch)
+    ));
+}
+
+#[tokio::test]
+async fn error_callback_is_a_typed_error() {
+    let b = backends(None).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    m.restore().await;
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let redirect = pending.redirect_uri().clone();
+    let state = query(pending.authorize_url(), "state").unwrap();
+    let mut cb = redirect.clone();
+    cb.query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", "The user said <no>")
+        .append_pair("state", &state);
+    let (r, page) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&cb));
+    match r {
+        Err(AuthError::Callback { error, description }) => {
+            assert_eq!(error, "access_denied");
+            assert_eq!(description.as_deref(), Some("The user said <no>"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let page = page.unwrap();
+    assert!(!page.body.contains("<no>"), "server text is escaped");
+    assert_eq!(
+        signed_out_code(&m.state()).as_deref(),
+        Some("access_denied")
+    );
+    assert!(listener_closed(&redirect).await);
+}
+
+#[tokio::test]
+async fn timeout_cancel_and_drop_end_the_flow() {
+    let b = backends(None).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    m.restore().await;
+
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let redirect = pending.redirect_uri().clone();
+    assert!(!listener_closed(&redirect).await, "open during the flow");
+    let r = pending.finish(Duration::from_millis(300)).await;
+    assert!(matches!(r, Err(AuthError::TimedOut)), "{r:?}");
+    assert_eq!(signed_out_code(&m.state()).as_deref(), Some("timeout"));
+    assert!(listener_closed(&redirect).await);
+
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let redirect = pending.redirect_uri().clone();
+    let handle = pending.handle();
+    let task = tokio::spawn(pending.finish(Duration::from_secs(30)));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    handle.cancel();
+    let r = task.await.unwrap();
+    assert!(matches!(r, Err(AuthError::Cancelled)), "{r:?}");
+    assert_eq!(signed_out_code(&m.state()).as_deref(), Some("cancelled"));
+    assert!(listener_closed(&redirect).await);
+    assert!(
+        !handle.deliver(redirect.clone()),
+        "nothing is taken after the end"
+    );
+
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let redirect = pending.redirect_uri().clone();
+    drop(pending);
+    assert_eq!(signed_out_code(&m.state()).as_deref(), Some("cancelled"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(listener_closed(&redirect).await);
+
+    // A new flow supersedes an open one.
+    let first = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let second = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    assert!(matches!(
+        first.finish(Duration::from_secs(5)).await,
+        Err(AuthError::Cancelled)
+    ));
+    assert_eq!(
+        m.state(),
+        AuthState::SigningIn,
+        "the old flow does not end the new one"
+    );
+    let location = play_browser(second.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(second.complete(&location).await.unwrap().id, demo::ADA_ID);
+}
+
+#[tokio::test]
+async fn wrong_password_issues_nothing() {
+    let b = backends(None).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let err = play_browser(pending.authorize_url(), demo::ADA_EMAIL, "wrong")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Incorrect email or password"),
+        "{err}"
+    );
+    assert_eq!(m.state(), AuthState::SigningIn);
+    assert_eq!(b.clerk().grants().authorization_code, 0);
+}
+
+#[tokio::test]
+async fn a_locked_keychain_fails_the_sign_in_with_a_keychain_reason() {
+    let b = backends(None).await;
+    let store = Arc::new(MemoryStore::new());
+    let m = manager(&b, store.clone());
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    store.set_failure(Some(StoreError::Locked("test: locked".into())));
+    let r = pending.complete(&location).await;
+    assert!(
+        matches!(r, Err(AuthError::Keychain(StoreError::Locked(_)))),
+        "{r:?}"
+    );
+    match m.state() {
+        AuthState::SignedOut {
+            reason: Some(reason),
+        } => {
+            assert_eq!(reason.code, "keychain");
+            assert!(reason.message.contains("locked"), "{}", reason.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(m.id_token().await, Err(AuthError::NotSignedIn)));
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_a_network_error() {
+    let b = backends(None).await;
+    let mut config = config(&b);
+    // A port nothing listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    config.issuer = url::Url::parse(&format!("http://127.0.0.1:{free}")).unwrap();
+    let m = clerk_auth::SessionManager::new(config, Arc::new(MemoryStore::new())).unwrap();
+    let r = m.begin_sign_in(SignInOptions::default()).await;
+    assert!(matches!(r, Err(AuthError::Network(_))), "{r:?}");
+    assert_eq!(signed_out_code(&m.state()).as_deref(), Some("network"));
+}
