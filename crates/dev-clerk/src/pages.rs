@@ -252,7 +252,7 @@ fn avatar_svg(user: &User) -> String {
     } else {
         initials
     };
-    let colour = PALETTE[Sha256::digest(user.id.as_bytes())[0] as usize % PALETTE.len()];
+    let colour = PALETTE[Sha256::digest(user.id.as_bytes())[1] as usize % PALETTE.len()];
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128" role="img" aria-label="{label}"><rect width="128" height="128" rx="64" fill="{colour}"/><text x="64" y="64" dy=".35em" text-anchor="middle" font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="52" font-weight="600" fill="#ffffff">{initials}</text></svg>"##,
         label = escape(&user.full_name()),
@@ -286,5 +286,11 @@ mod tests {
         let svg = avatar_svg(&User::ada());
         assert!(svg.contains(">AL</text>"));
         assert!(svg.starts_with("<svg"));
+        let colour = |svg: &str| svg.split("fill=\"").nth(1).unwrap()[..7].to_string();
+        assert_ne!(
+            colour(&svg),
+            colour(&avatar_svg(&User::grace())),
+            "the demo users look different"
+        );
     }
 }
