@@ -21,6 +21,8 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// Cached keys are refreshed after this long even without an unknown `kid`.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// Verified tokens remembered (their time claims are still checked on every use).
+const MAX_CACHED_TOKENS: usize = 10_000;
 
 /// Why a bearer token was refused; rendered as Convex's 401 body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,17 @@ pub(crate) struct Verifier {
     leeway: Duration,
     http: reqwest::Client,
     keys: Mutex<HashMap<String, IssuerKeys>>,
+    /// Tokens whose signature and claims were verified, with their time
+    /// claims. Emptied whenever keys are fetched, so a key retired by
+    /// rotation stops vouching for its tokens at once.
+    verified: std::sync::Mutex<HashMap<String, Verified>>,
+}
+
+#[derive(Clone)]
+struct Verified {
+    identity: Value,
+    exp: f64,
+    nbf: Option<f64>,
 }
 
 impl Verifier {
@@ -71,6 +84,7 @@ impl Verifier {
             leeway,
             http,
             keys: Mutex::new(HashMap::new()),
+            verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -80,6 +94,11 @@ impl Verifier {
             return Err(AuthFailure::invalid(format!(
                 "Could not parse JWT: token is larger than {MAX_TOKEN_BYTES} bytes"
             )));
+        }
+        let cached = self.cache().get(token).cloned();
+        if let Some(v) = cached {
+            self.check_times(v.exp, v.nbf)?;
+            return Ok(v.identity);
         }
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
@@ -133,8 +152,25 @@ impl Verifier {
                  the token hasn't expired: {e}"
             ))
         })?;
-        self.check_claims(&payload)?;
-        Ok(identity_from_claims(&payload))
+        let (exp, nbf) = self.check_claims(&payload)?;
+        let identity = identity_from_claims(&payload);
+        let mut cache = self.cache();
+        if cache.len() >= MAX_CACHED_TOKENS {
+            cache.clear();
+        }
+        cache.insert(
+            token.to_owned(),
+            Verified {
+                identity: identity.clone(),
+                exp,
+                nbf,
+            },
+        );
+        Ok(identity)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn no_provider(&self) -> AuthFailure {
@@ -153,12 +189,8 @@ impl Verifier {
         }
     }
 
-    fn check_claims(&self, claims: &Map<String, Value>) -> Result<(), AuthFailure> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        let leeway = self.leeway.as_secs_f64();
+    /// Checks `sub`, `iat`, `exp` and `nbf`; returns `(exp, nbf)`.
+    fn check_claims(&self, claims: &Map<String, Value>) -> Result<(f64, Option<f64>), AuthFailure> {
         if claims
             .get("sub")
             .and_then(Value::as_str)
@@ -176,20 +208,32 @@ impl Verifier {
                 "Could not verify token claim: missing issue time (iat)",
             ));
         }
+        let nbf = match claims.get("nbf") {
+            None => None,
+            Some(n) => Some(n.as_f64().ok_or_else(|| {
+                AuthFailure::unauthenticated("Could not verify token claim: nbf is not a number")
+            })?),
+        };
+        self.check_times(exp, nbf)?;
+        Ok((exp, nbf))
+    }
+
+    /// `exp` is exclusive (expired at `exp` itself), both with the leeway.
+    fn check_times(&self, exp: f64, nbf: Option<f64>) -> Result<(), AuthFailure> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let leeway = self.leeway.as_secs_f64();
         if now >= exp + leeway {
             return Err(AuthFailure::unauthenticated(
                 "Token expired: the ID token's exp is in the past; refresh it and retry",
             ));
         }
-        if let Some(nbf) = claims.get("nbf") {
-            let nbf = nbf.as_f64().ok_or_else(|| {
-                AuthFailure::unauthenticated("Could not verify token claim: nbf is not a number")
-            })?;
-            if now + leeway < nbf {
-                return Err(AuthFailure::unauthenticated(
-                    "Token is not valid yet: its nbf is in the future",
-                ));
-            }
+        if nbf.is_some_and(|nbf| now + leeway < nbf) {
+            return Err(AuthFailure::unauthenticated(
+                "Token is not valid yet: its nbf is in the future",
+            ));
         }
         Ok(())
     }
@@ -246,6 +290,7 @@ impl Verifier {
         &self,
         issuer: &str,
     ) -> Result<Vec<(Option<String>, Algorithm, Arc<DecodingKey>)>, AuthFailure> {
+        self.cache().clear();
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             tracing::warn!(issuer, "fetching {what} failed: {e}");
             AuthFailure::unauthenticated(format!(

@@ -1,6 +1,8 @@
 //! Black-box tests of convex-local over real HTTP on 127.0.0.1, with a
 //! test OIDC issuer serving fixed test keys.
 
+/// The `convex-local` binary: ready line, providers from the environment.
+mod binary;
 /// Shared JSON cases (convex/tests/cases/*.json), also run by vitest.
 mod cases;
 /// Each function with and without identity, isolation, pagination.

@@ -365,3 +365,20 @@ async fn trailing_slash_on_the_configured_domain_is_ignored() {
         .await;
     assert_eq!(me["issuer"], issuer.url);
 }
+
+#[tokio::test]
+async fn a_token_accepted_once_is_refused_after_it_expires() {
+    let issuer = TestIssuer::start(&["rsa_a"]).await;
+    let b = Backend::start(&issuer).await;
+    let mut c = issuer.claims("user_ada", "Ada", "a@example.com");
+    c["exp"] = json!(now() + 2);
+    let token = sign("rsa_a", &c);
+    b.ok("query", "users:me", json!({}), Some(&token)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = b.call("query", "users:me", json!({}), Some(&token)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("Unauthenticated")),
+        "{body}"
+    );
+}
