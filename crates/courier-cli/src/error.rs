@@ -63,7 +63,10 @@ impl CliError {
             AuthError::NotSignedIn | AuthError::InvalidGrant(_) => {
                 Self::not_signed_in(Some(&e.user_message()))
             }
-            AuthError::Network(_) => Self::Offline(format!("{} ({e})", e.user_message())),
+            AuthError::Network(_) => Self::Offline(format!(
+                "Could not reach the sign-in service ({e}). Check your connection (and \
+                 CLERK_FRONTEND_API_URL), then try again; your session is kept."
+            )),
             AuthError::Config(_) | AuthError::Discovery(_) => Self::Misconfigured(format!(
                 "{} ({e}). Check CLERK_FRONTEND_API_URL / CLERK_PUBLISHABLE_KEY and CLERK_OAUTH_CLIENT_ID.",
                 e.user_message()
