@@ -13,7 +13,9 @@ use crate::Error;
 
 /// File name inside the data folder.
 pub(crate) const DB_FILE: &str = "convex-local.sqlite3";
-const MAX_IDLE_READERS: usize = 8;
+/// Enough for every request in flight at 64 connections to reuse one: opening
+/// a connection costs far more than the query itself.
+const MAX_IDLE_READERS: usize = 64;
 
 /// One row of `messages`.
 #[derive(Clone, Debug, PartialEq)]
