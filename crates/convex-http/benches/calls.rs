@@ -37,7 +37,7 @@ impl Figures {
             self.latencies[i].as_secs_f64() * 1e3
         };
         format!(
-            "| {:<34} | {:>6} | {:>9.0} | {:>8.3} | {:>8.3} | {:>8.3} |",
+            "| {:<38} | {:>6} | {:>9.0} | {:>8.3} | {:>8.3} | {:>8.3} |",
             self.name,
             self.calls,
             self.calls as f64 / self.wall.as_secs_f64(),
@@ -185,11 +185,11 @@ async fn main() {
     assert_eq!(ada.refreshes(), 0, "no 401 during the bench");
 
     println!(
-        "| {:<34} | {:>6} | {:>9} | {:>8} | {:>8} | {:>8} |",
+        "| {:<38} | {:>6} | {:>9} | {:>8} | {:>8} | {:>8} |",
         "case", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms"
     );
     println!(
-        "|{:-<36}|{:->8}|{:->11}|{:->10}|{:->10}|{:->10}|",
+        "|{:-<40}|{:->8}|{:->11}|{:->10}|{:->10}|{:->10}|",
         "", "", "", "", "", ""
     );
     for figures in rows {
