@@ -42,7 +42,8 @@ pub enum ConvexError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The answer was not Convex's JSON envelope, or its `value` did not fit
-    /// the requested type.
+    /// the requested type (or, rarely, the arguments could not be encoded
+    /// as JSON: a map with non-string keys).
     #[error("could not read Convex's answer: {what}")]
     Decode {
         /// What was being read, with the start of the offending text.
