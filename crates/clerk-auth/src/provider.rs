@@ -1,7 +1,8 @@
 //! The issuer as discovered: its metadata
 //! ([OIDC Discovery §3](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata)),
-//! its keys (cached; refetched for an unknown `kid`, at most every
-//! [`JWKS_REFETCH_INTERVAL`]), and the OAuth requests made to it.
+//! its keys (cached; refetched for an unknown `kid`: the first time at once,
+//! then at most every [`JWKS_REFETCH_INTERVAL`]), and the OAuth requests
+//! made to it.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -25,8 +26,8 @@ use crate::http::{OAuthHttp, TransportError};
 use crate::id_token::{IdTokenClaims, IdTokenError, IdTokenValidator, NonceCheck};
 use crate::secret::RefreshToken;
 
-/// Least time between two JWKS fetches caused by unknown `kid`s.
-pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Least time between two JWKS refetches caused by unknown `kid`s.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The discovery fields we use.
 #[derive(Clone, Debug, Deserialize)]
@@ -87,7 +88,9 @@ pub(crate) struct Tokens {
 
 struct Keys {
     validator: IdTokenValidator,
-    fetched_at: Instant,
+    /// When an unknown `kid` last caused a refetch.
+    refetched_at: Option<Instant>,
+    refetches: u64,
 }
 
 /// One discovered issuer.
@@ -198,7 +201,8 @@ impl Provider {
             http: OAuthHttp(http.clone()),
             keys: tokio::sync::Mutex::new(Keys {
                 validator,
-                fetched_at: Instant::now(),
+                refetched_at: None,
+                refetches: 0,
             }),
         })
     }
@@ -213,10 +217,13 @@ impl Provider {
         let mut keys = self.keys.lock().await;
         match keys.validator.validate(token, nonce) {
             Err(IdTokenError::UnknownKey(Some(kid)))
-                if keys.fetched_at.elapsed() >= JWKS_REFETCH_INTERVAL =>
+                if keys
+                    .refetched_at
+                    .is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL) =>
             {
                 tracing::info!(kid = %kid, "unknown signing key: refetching the JWKS");
-                keys.fetched_at = Instant::now();
+                keys.refetched_at = Some(Instant::now());
+                keys.refetches += 1;
                 let jwks: JwkSet = get_json(
                     &self.http.0,
                     &self.metadata.jwks_uri,
@@ -343,9 +350,137 @@ fn map_token_error(e: RequestTokenError<TransportError, BasicErrorResponse>) -> 
                 other => AuthError::Protocol(format!("{other}: {desc}")),
             }
         }
+        // serde's message can quote the offending value (a token); say where only.
         RequestTokenError::Parse(e, _body) => {
-            AuthError::Protocol(format!("unreadable token response: {e}"))
+            AuthError::Protocol(format!("unreadable token response (at {})", e.path()))
         }
         RequestTokenError::Other(s) => AuthError::Protocol(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::routing::get;
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+
+    const RSA_KEY: &str = include_str!("../tests/fixtures/rsa-test-key.pem");
+    const JWKS: &str = include_str!("../tests/fixtures/jwks.json");
+
+    /// A local fake issuer (discovery + JWKS only) that counts JWKS fetches
+    /// and can change its key set: the kid-refetch rules need it.
+    struct Fake {
+        issuer: String,
+        jwks_hits: Arc<AtomicUsize>,
+        jwks: Arc<Mutex<serde_json::Value>>,
+    }
+
+    async fn fake_issuer() -> Fake {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let jwks_hits = Arc::new(AtomicUsize::new(0));
+        let mut initial: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+        initial["keys"][0]["kid"] = "old-kid".into();
+        let jwks = Arc::new(Mutex::new(initial));
+        let doc = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+            "token_endpoint": format!("{issuer}/oauth/token"),
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        });
+        let (hits, keys) = (jwks_hits.clone(), jwks.clone());
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || async move { axum::Json(doc) }),
+            )
+            .route(
+                "/.well-known/jwks.json",
+                get(move || async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let v = keys.lock().unwrap().clone();
+                    axum::Json(v)
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Fake {
+            issuer,
+            jwks_hits,
+            jwks,
+        }
+    }
+
+    fn token(issuer: &str, kid: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({"iss": issuer, "sub": "user_1", "aud": "courier-desktop", "exp": now + 60, "iat": now});
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(kid.into());
+        encode(
+            &h,
+            &claims,
+            &EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refetches_once_then_is_rate_limited() {
+        let fake = fake_issuer().await;
+        let http = crate::http::build_client(true).unwrap();
+        let mut config =
+            ClerkConfig::new(url::Url::parse(&fake.issuer).unwrap(), "courier-desktop");
+        config.leeway = Duration::ZERO;
+        let p = Provider::discover(&http, &config).await.unwrap();
+        assert_eq!(fake.jwks_hits.load(Ordering::SeqCst), 1);
+        assert!(p
+            .validate(&token(&fake.issuer, "old-kid"), NonceCheck::AbsentOr(None))
+            .await
+            .is_ok());
+
+        // The issuer rotates: the first unknown kid refetches, and validates.
+        fake.jwks.lock().unwrap()["keys"][0]["kid"] = "new-kid".into();
+        assert!(p
+            .validate(&token(&fake.issuer, "new-kid"), NonceCheck::AbsentOr(None))
+            .await
+            .is_ok());
+        assert_eq!(fake.jwks_hits.load(Ordering::SeqCst), 2);
+
+        // A burst of unknown kids right after: no more fetches.
+        for i in 0..20 {
+            let r = p
+                .validate(
+                    &token(&fake.issuer, &format!("bogus-{i}")),
+                    NonceCheck::AbsentOr(None),
+                )
+                .await;
+            assert!(
+                matches!(
+                    r,
+                    Err(AuthError::InvalidIdToken(IdTokenError::UnknownKey(_)))
+                ),
+                "{r:?}"
+            );
+        }
+        assert_eq!(fake.jwks_hits.load(Ordering::SeqCst), 2);
+        assert_eq!(p.keys.lock().await.refetches, 1);
+    }
+
+    #[tokio::test]
+    async fn discovery_must_name_the_configured_issuer() {
+        let fake = fake_issuer().await;
+        let http = crate::http::build_client(true).unwrap();
+        let other = fake.issuer.replace("127.0.0.1", "localhost");
+        let config = ClerkConfig::new(url::Url::parse(&other).unwrap(), "courier-desktop");
+        let r = Provider::discover(&http, &config).await;
+        assert!(matches!(r, Err(AuthError::Discovery(_))), "{:?}", r.err());
     }
 }

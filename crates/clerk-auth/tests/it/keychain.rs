@@ -28,6 +28,13 @@ fn keychain_helper_process() {
     let Ok(client) = std::env::var(HELPER_ENV) else {
         return;
     };
+    if client == "probe-missing" {
+        match KeyringStore::new(KEYCHAIN_SERVICE, ISSUER, "x") {
+            Ok(_) => println!("HELPER-OPENED"),
+            Err(e) => println!("HELPER-ERROR {e:?} / {}", e.user_message()),
+        }
+        return;
+    }
     let store = KeyringStore::new(KEYCHAIN_SERVICE, ISSUER, &client).expect("keychain");
     match store.load().expect("load") {
         Some(s) => println!("HELPER-FOUND {} {}", s.refresh_token.secret(), s.user.id),
@@ -36,7 +43,12 @@ fn keychain_helper_process() {
 }
 
 fn read_in_new_process(client: &str) -> String {
+    helper(client, &[])
+}
+
+fn helper(client: &str, env: &[(&str, &str)]) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
+        .envs(env.iter().copied())
         .args([
             "keychain::keychain_helper_process",
             "--exact",
@@ -52,11 +64,25 @@ fn read_in_new_process(client: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // libtest may print "test name ... " on the same line first.
     stdout
         .lines()
-        .find(|l| l.starts_with("HELPER-"))
+        .find_map(|l| l.find("HELPER-").map(|i| l[i..].trim().to_owned()))
         .unwrap_or_else(|| panic!("helper printed nothing: {stdout}"))
-        .to_owned()
+}
+
+/// No Secret Service on the bus: a typed error for the person, never a
+/// silent fallback (keyring's default in-memory store is not linked in).
+#[test]
+fn a_missing_keychain_is_a_typed_error() {
+    let dir = std::env::temp_dir().join(format!("no-bus-{}", std::process::id()));
+    let bus = format!("unix:path={}/bus", dir.display());
+    let line = helper(
+        "probe-missing",
+        &[("DBUS_SESSION_BUS_ADDRESS", bus.as_str())],
+    );
+    assert!(line.starts_with("HELPER-ERROR Unavailable("), "{line}");
+    assert!(line.contains("Secret Service"), "{line}");
 }
 
 #[test]
