@@ -128,3 +128,42 @@ fn keychain_round_trip_across_processes() {
     assert_eq!(store.load().unwrap(), None);
     assert_eq!(read_in_new_process(&client), "HELPER-NONE");
 }
+
+/// The whole path on the real keychain: sign in, a new manager restores
+/// from the keychain, sign out deletes the entry.
+#[tokio::test]
+#[ignore = "needs Secret Service (run by the test command)"]
+async fn sign_in_restore_and_sign_out_on_the_real_keychain() {
+    use std::sync::Arc;
+
+    use clerk_auth::{AuthState, SessionManager};
+
+    let b = crate::util::backends(None).await;
+    let config = crate::util::config(&b);
+    let store = Arc::new(KeyringStore::for_config(&config).expect("a Secret Service"));
+    assert_eq!(
+        store.account(),
+        format!("{}|courier-desktop", b.issuer_url())
+    );
+    let m = SessionManager::new(config.clone(), store.clone()).unwrap();
+    m.restore().await;
+    assert_eq!(m.state(), AuthState::SignedOut { reason: None });
+    let user = crate::util::sign_in(&m).await;
+    drop(m);
+
+    let again = SessionManager::new(
+        config,
+        Arc::new(KeyringStore::for_config(&crate::util::config(&b)).unwrap()),
+    )
+    .unwrap();
+    again.restore().await;
+    assert_eq!(
+        again.state(),
+        AuthState::SignedIn {
+            user,
+            offline: false
+        }
+    );
+    again.sign_out().await.unwrap();
+    assert_eq!(store.load().unwrap(), None);
+}

@@ -358,3 +358,33 @@ async fn an_unreachable_issuer_is_a_network_error() {
     assert!(matches!(r, Err(AuthError::Network(_))), "{r:?}");
     assert_eq!(signed_out_code(&m.state()).as_deref(), Some("network"));
 }
+
+#[tokio::test]
+async fn a_fixed_redirect_port_is_used_and_a_busy_one_is_a_listener_error() {
+    let b = backends(None).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = config(&b);
+    c.redirect_port = Some(port);
+    let m = clerk_auth::SessionManager::new(c.clone(), Arc::new(MemoryStore::new())).unwrap();
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    assert_eq!(
+        pending.redirect_uri().as_str(),
+        format!("http://127.0.0.1:{port}/callback")
+    );
+
+    // While that flow holds the port, a second manager cannot listen on it.
+    let other = clerk_auth::SessionManager::new(c, Arc::new(MemoryStore::new())).unwrap();
+    let r = other.begin_sign_in(SignInOptions::default()).await;
+    assert!(matches!(r, Err(AuthError::Listener(_))), "{r:?}");
+    assert_eq!(signed_out_code(&other.state()).as_deref(), Some("listener"));
+
+    let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    let (user, _) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&location));
+    assert_eq!(user.unwrap().id, demo::ADA_ID);
+}
