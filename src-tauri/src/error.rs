@@ -59,12 +59,17 @@ impl From<ConvexError> for CommandError {
                 Some(auth) => Self::Internal(auth.user_message()),
                 None => Self::Internal("Courier could not get a sign-in token.".into()),
             },
-            ConvexError::Function { message, .. } => {
-                // Convex prefixes thrown errors; the rest is the function's words.
-                let message = message
-                    .strip_prefix("Uncaught Error: ")
-                    .unwrap_or(&message)
-                    .to_owned();
+            ConvexError::Function { message, data } => {
+                // A `ConvexError`'s data is the function's own words; else
+                // drop the prefix Convex puts on thrown errors.
+                let message = match data {
+                    Some(serde_json::Value::String(text)) => text,
+                    _ => ["Uncaught ConvexError: ", "Uncaught Error: "]
+                        .iter()
+                        .find_map(|prefix| message.strip_prefix(prefix))
+                        .unwrap_or(&message)
+                        .to_owned(),
+                };
                 Self::Backend(message)
             }
             ConvexError::Unauthenticated { code, .. } => {

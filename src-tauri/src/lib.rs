@@ -104,6 +104,6 @@ fn allow_images_from(config: &mut tauri::Config, origin: &str) {
         let sources = map
             .entry("img-src".into())
             .or_insert_with(|| CspDirectiveSources::List(vec!["'self'".into()]));
-        sources.push(origin.to_owned());
+        sources.push(origin);
     }
 }

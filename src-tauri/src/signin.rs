@@ -102,11 +102,36 @@ fn open_window(
         .build()
         .map_err(|e| e.to_string())?;
     // Closing the window cancels the flow (a finished flow ignores it).
+    let on_close = handle.clone();
     window.on_window_event(move |event| {
         if matches!(event, WindowEvent::Destroyed) {
-            handle.cancel();
+            on_close.cancel();
         }
     });
+    // A page that closes itself destroys only the webview on Linux: treat it
+    // as closing the window.
+    #[cfg(target_os = "linux")]
+    {
+        let closing = window.clone();
+        let _ = window.with_webview(move |webview| {
+            use gtk::prelude::WidgetExt;
+            use webkit2gtk::WebViewExt;
+            let (on_close, on_destroy) = (handle.clone(), handle);
+            let closing_too = closing.clone();
+            webview.inner().connect_close(move |_| {
+                tracing::debug!("the sign-in page closed itself");
+                on_close.cancel();
+                let _ = closing.destroy();
+            });
+            webview.inner().connect_destroy(move |_| {
+                tracing::debug!("the sign-in webview was destroyed");
+                on_destroy.cancel();
+                let _ = closing_too.destroy();
+            });
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    drop(handle);
     Ok(())
 }
 

@@ -90,6 +90,9 @@ impl App {
             .spawn()
             .expect("tauri-driver is installed (scripts/test installs it)");
 
+        // Two rustls crypto providers are in the graph; pick one (the
+        // WebDriver connection is plain HTTP on loopback anyway).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "wry".into());
         caps.insert(
@@ -145,31 +148,56 @@ impl App {
                     return element;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "{css} did not show within {UI_TIMEOUT:?}"
-            );
+            if Instant::now() >= deadline {
+                self.fail(&format!("{css} did not show within {UI_TIMEOUT:?}"))
+                    .await;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The element's text (`textContent`, trimmed), or `None` if absent.
+    pub async fn text_of(&self, css: &str) -> Option<String> {
+        let value = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
+                vec![serde_json::Value::String(css.to_owned())],
+            )
+            .await
+            .ok()?;
+        value.as_str().map(str::to_owned)
     }
 
     /// Waits until the element's text contains `needle`; returns the text.
     pub async fn text_contains(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + UI_TIMEOUT;
         loop {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await {
-                if let Ok(text) = element.text().await {
-                    if text.contains(needle) {
-                        return text;
-                    }
+            let text = self.text_of(css).await;
+            if let Some(text) = &text {
+                if text.contains(needle) {
+                    return text.clone();
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "{css} never contained {needle:?} within {UI_TIMEOUT:?}"
-            );
+            if Instant::now() >= deadline {
+                self.fail(&format!(
+                    "{css} never contained {needle:?} within {UI_TIMEOUT:?}; it reads {text:?}"
+                ))
+                .await;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Fails the test, leaving a screenshot of the moment as `failure.png`.
+    pub async fn fail(&self, why: &str) -> ! {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.shots.join("failure.png"), png);
+        }
+        panic!(
+            "{why} (screenshot: {})",
+            self.shots.join("failure.png").display()
+        );
     }
 
     /// Waits for a second window to appear and switches to it; returns the
@@ -201,6 +229,23 @@ impl App {
             libc::kill(-(self.driver.id() as i32), libc::SIGKILL);
         }
         let _ = self.driver.wait();
+        // The app must be gone before the next launch, or the single-instance
+        // plugin hands that launch to this dying one.
+        let binary = crate::app_binary();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let running = app_pids(&binary);
+            if running.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in running {
+                // SAFETY: kill(2) on a process running our app binary.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -208,6 +253,24 @@ impl Drop for App {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Processes whose executable is the app binary.
+fn app_pids(binary: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let binary = binary
+        .canonicalize()
+        .unwrap_or_else(|_| binary.to_path_buf());
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            (exe == binary).then_some(pid)
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {

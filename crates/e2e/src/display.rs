@@ -51,6 +51,8 @@ fn start_xvfb() -> String {
                 Ok(())
             });
         }
+        // Never waited on: it runs until the tests end (PR_SET_PDEATHSIG).
+        #[allow(clippy::zombie_processes)]
         command
             .spawn()
             .expect("Xvfb is installed (scripts/test installs it)");

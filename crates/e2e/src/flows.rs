@@ -51,7 +51,7 @@ impl App {
         let input = self.visible("#composer-input").await;
         input.send_keys(text).await.expect("type message");
         input
-            .send_keys(&(Key::Enter as char).to_string())
+            .send_keys(&char::from(Key::Enter).to_string())
             .await
             .expect("Enter");
     }
@@ -83,16 +83,15 @@ impl App {
 
     /// Texts of the message bodies shown, top to bottom.
     pub async fn message_bodies(&self) -> Vec<String> {
-        let mut bodies = Vec::new();
-        for element in self
+        let value = self
             .client
-            .find_all(Locator::Css("#messages li.message .message-body"))
+            .execute(
+                "return [...document.querySelectorAll('#messages li.message .message-body')].map(e => e.textContent);",
+                vec![],
+            )
             .await
-            .expect("messages")
-        {
-            bodies.push(element.text().await.unwrap_or_default());
-        }
-        bodies
+            .expect("read messages");
+        serde_json::from_value(value).unwrap_or_default()
     }
 
     /// Waits until some message body equals `text`.

@@ -10,7 +10,7 @@ async fn sent_message_appears_and_the_backend_has_it() {
     app.message_shown(text).await;
     // Marked sent (no pending or failed status left on it).
     app.hidden(
-        "#messages li.message[data-status]",
+        "#messages li.message[data-status=pending], #messages li.message[data-status=failed]",
         std::time::Duration::from_secs(10),
     )
     .await;

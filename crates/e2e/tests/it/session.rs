@@ -2,7 +2,9 @@ use std::time::{Duration, Instant};
 
 use e2e::AppDirs;
 
-use crate::util::{backends, backends_with_ttl, demo, keychain_entries, launch, signed_in_as_ada};
+use crate::util::{
+    backends, backends_with_ttl, demo, keychain_has_entry, launch, signed_in_as_ada,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver, the app build and Secret Service (run by scripts/test)"]
@@ -53,8 +55,11 @@ async fn five_second_tokens_refresh_for_thirty_seconds_without_an_error() {
         );
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
-    app.hidden("#messages li.message[data-status]", Duration::from_secs(10))
-        .await;
+    app.hidden(
+        "#messages li.message[data-status=pending], #messages li.message[data-status=failed]",
+        Duration::from_secs(10),
+    )
+    .await;
     let refreshes = backends.clerk().grants().refresh_token - before;
     assert!(
         refreshes >= 4,
@@ -88,10 +93,7 @@ async fn ended_grant_signs_out_with_a_notice_within_fifteen_seconds() {
     let notice = app.text_contains("#sign-out-reason", "").await;
     assert!(!notice.trim().is_empty(), "no notice shown");
     app.screenshot("signed-out-with-notice").await;
-    assert!(
-        !keychain_entries().contains("dev.courier.desktop"),
-        "keychain entry left"
-    );
+    assert!(!keychain_has_entry(&backends), "keychain entry left");
     app.quit().await;
 }
 
@@ -121,15 +123,12 @@ async fn sign_out_returns_to_signed_out_and_leaves_no_keychain_entry() {
     let backends = backends().await;
     let mut app = signed_in_as_ada("sign-out", &backends, None).await;
     assert!(
-        keychain_entries().contains("dev.courier.desktop"),
+        keychain_has_entry(&backends),
         "no keychain entry after sign-in"
     );
     app.visible("#sign-out").await.click().await.unwrap();
     app.visible("#screen-signed-out").await;
-    assert!(
-        !keychain_entries().contains("dev.courier.desktop"),
-        "keychain entry left"
-    );
+    assert!(!keychain_has_entry(&backends), "keychain entry left");
     app.screenshot("signed-out").await;
     app.quit().await;
 }

@@ -39,8 +39,14 @@ pub(crate) async fn signed_in_as_ada(
     app
 }
 
+/// Whether `secret-tool` finds a Courier keychain entry for this issuer
+/// (other tests' entries, for other issuers, may be there too).
+pub(crate) fn keychain_has_entry(backends: &TestBackends) -> bool {
+    keychain_entries().contains(&format!("{}|", backends.issuer_url()))
+}
+
 /// What `secret-tool` finds under Courier's keychain service.
-pub(crate) fn keychain_entries() -> String {
+fn keychain_entries() -> String {
     let output = std::process::Command::new("secret-tool")
         .args(["search", "--all", "service", "dev.courier.desktop"])
         .output()
