@@ -76,8 +76,8 @@ ensure_tauri_cli() {
 }
 
 ensure_tauri_driver() {
-  if [ "$(tauri-driver --version 2>/dev/null || true)" != "tauri-driver $TAURI_DRIVER_VERSION" ] \
-     && [ "$("$HOME/.cargo/bin/tauri-driver" --version 2>/dev/null || true)" != "tauri-driver $TAURI_DRIVER_VERSION" ]; then
+  # tauri-driver has no --version; cargo's install list knows what is there.
+  if ! cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
     log "installing tauri-driver $TAURI_DRIVER_VERSION (cargo)"
     cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked --quiet
   fi
