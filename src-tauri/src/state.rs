@@ -47,13 +47,17 @@ impl Courier {
             .and_then(|s| s.config_file.clone())
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "the app's config folder".into());
-        let hint = format!(
+        let settings_hint = format!(
             "Set CLERK_FRONTEND_API_URL (or CLERK_PUBLISHABLE_KEY), CLERK_OAUTH_CLIENT_ID and \
              CONVEX_URL in the environment, in ./.env, or in {config_file}; then restart Courier."
         );
+        let problem = |message| ConfigProblem {
+            message,
+            hint: settings_hint.clone(),
+        };
         let core = settings
-            .and_then(|settings| Core::new(&settings))
-            .map_err(|message| ConfigProblem { message, hint });
+            .map_err(problem)
+            .and_then(|settings| Core::new(&settings, problem));
         if let Err(problem) = &core {
             tracing::warn!(problem = %problem.message, "Courier is not configured");
         }
@@ -89,25 +93,37 @@ impl Courier {
 }
 
 impl Core {
-    fn new(settings: &Settings) -> Result<Self, String> {
+    fn new(
+        settings: &Settings,
+        problem: impl Fn(String) -> ConfigProblem,
+    ) -> Result<Self, ConfigProblem> {
         let lookup = |key: &str| settings.get(key);
-        let mut clerk = ClerkConfig::from_env(lookup).map_err(|e| e.to_string())?;
+        let mut clerk = ClerkConfig::from_env(lookup).map_err(|e| problem(e.to_string()))?;
         // Clock leeway for ID token checks; tests set 0 so that a broken
         // refresh cannot hide behind it.
         if let Some(raw) = settings.get("COURIER_CLOCK_LEEWAY_SECS") {
             let secs: u64 = raw.trim().parse().map_err(|_| {
-                format!("COURIER_CLOCK_LEEWAY_SECS must be a number of seconds, not {raw:?}")
+                problem(format!(
+                    "COURIER_CLOCK_LEEWAY_SECS must be a number of seconds, not {raw:?}"
+                ))
             })?;
             clerk.leeway = std::time::Duration::from_secs(secs);
         }
-        let convex_url = convex_http::url_from_env(lookup).map_err(|e| e.to_string())?;
+        let convex_url = convex_http::url_from_env(lookup).map_err(|e| problem(e.to_string()))?;
         let default_mode = clerk.sign_in_mode;
         // Service `dev.courier.desktop`, account `<issuer>|<client id>`:
         // the same entry as courier-cli's.
-        let store = KeyringStore::for_config(&clerk).map_err(|e| e.user_message())?;
-        let session = SessionManager::new(clerk, Arc::new(store)).map_err(|e| e.to_string())?;
+        let store = KeyringStore::for_config(&clerk).map_err(|e| ConfigProblem {
+            message: e.user_message(),
+            hint: "Courier keeps your session only in the system keychain, never in a file. \
+                   Unlock or start it (on Linux: GNOME Keyring, KWallet or KeePassXC with \
+                   Secret Service), then restart Courier."
+                .into(),
+        })?;
+        let session =
+            SessionManager::new(clerk, Arc::new(store)).map_err(|e| problem(e.to_string()))?;
         let convex = ConvexClient::new(convex_url, Arc::new(SessionTokens(session.clone())))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| problem(e.to_string()))?;
         Ok(Self {
             session,
             convex,
