@@ -70,7 +70,9 @@ ensure_tauri_cli() {
   ensure_node
   if [ "$("$ROOT/node_modules/.bin/tauri" --version 2>/dev/null)" != "tauri-cli $TAURI_CLI_VERSION" ]; then
     log "installing @tauri-apps/cli $TAURI_CLI_VERSION (npm)"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: npm writes only this platform's optional
+    # CLI binary into the lock file, and `npm ci` then refuses it.
+    (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error)
   fi
   TAURI=("$ROOT/node_modules/.bin/tauri")
 }
