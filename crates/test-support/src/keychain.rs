@@ -1,4 +1,4 @@
-//! Is a real Secret Service (the Linux keychain) reachable?
+//! Is a real, unlocked Secret Service (the Linux keychain) reachable?
 
 /// How tests that need the real keychain are run: they are
 /// `#[ignore = "needs Secret Service (run by the test command)"]`, and the
@@ -10,54 +10,48 @@ XDG_DATA_HOME=$(mktemp -d) XDG_CACHE_HOME=$(mktemp -d) dbus-run-session -- sh -c
 'printf %s pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
 cargo test -- --include-ignored' (Debian: gnome-keyring libsecret-tools dbus dbus-x11).";
 
-/// Whether a Secret Service answers on the session bus: a session bus
-/// address is set and `org.freedesktop.secrets` is owned or activatable.
-/// Uses `busctl` or `dbus-send` when present; false when neither is.
+/// Whether a Secret Service answers on the session bus with an unlocked
+/// default collection, i.e. keychain calls would succeed. Asks with
+/// `dbus-send` (false when it is missing, when there is no session bus, or
+/// when the keyring is locked or absent). Retries briefly, because
+/// gnome-keyring takes its bus name a moment after `--unlock` returns.
 pub fn secret_service_available() -> bool {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         return false;
     }
-    let probes: [(&str, &[&str]); 2] = [
-        (
-            "dbus-send",
-            &[
+    for attempt in 0..10 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let out = std::process::Command::new("dbus-send")
+            .args([
                 "--session",
                 "--print-reply",
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.ListNames",
-            ],
-        ),
-        ("busctl", &["--user", "list", "--no-pager"]),
-    ];
-    for (cmd, args) in probes {
-        if let Ok(out) = std::process::Command::new(cmd).args(args).output() {
-            if out.status.success() {
-                let text = String::from_utf8_lossy(&out.stdout);
-                if text.contains("org.freedesktop.secrets") {
-                    return true;
-                }
-                // Owned names only: try the activatable ones too.
-                if cmd == "dbus-send" {
-                    if let Ok(act) = std::process::Command::new(cmd)
-                        .args([
-                            "--session",
-                            "--print-reply",
-                            "--dest=org.freedesktop.DBus",
-                            "/org/freedesktop/DBus",
-                            "org.freedesktop.DBus.ListActivatableNames",
-                        ])
-                        .output()
-                    {
-                        if String::from_utf8_lossy(&act.stdout).contains("org.freedesktop.secrets")
-                        {
-                            return true;
-                        }
-                    }
-                }
-                return false;
+                "--reply-timeout=2000",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets/aliases/default",
+                "org.freedesktop.DBus.Properties.Get",
+                "string:org.freedesktop.Secret.Collection",
+                "string:Locked",
+            ])
+            .output();
+        match out {
+            Err(_) => return false, // no dbus-send
+            Ok(o) if o.status.success() => {
+                return String::from_utf8_lossy(&o.stdout).contains("boolean false");
             }
+            Ok(_) => {}
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_session_bus_means_no_keychain() {
+        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+            assert!(!super::secret_service_available());
+        }
+    }
 }
