@@ -128,12 +128,18 @@ print_stage_times() {
 # Runs a command inside a private D-Bus session with an unlocked
 # gnome-keyring (the real Secret Service), and a display for the window.
 in_keychain() {
-  local data cache
+  local data cache rc=0
   data="$(mktemp -d)"; cache="$(mktemp -d)"
   XDG_DATA_HOME="$data" XDG_CACHE_HOME="$cache" dbus-run-session -- bash -c '
     printf %s courier-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-    exec "$@"' in_keychain "$@"
-  local rc=$?
-  rm -rf "$data" "$cache"
+    exec "$@"' in_keychain "$@" || rc=$?
+  # WebKit may have started the document portal, which mounts a FUSE folder
+  # `doc` in the runtime dir (the cache dir when XDG_RUNTIME_DIR is unset);
+  # unmount it before cleaning up, and never fail on the clean-up.
+  local dir
+  for dir in "$data/doc" "$cache/doc"; do
+    fusermount -uz "$dir" 2>/dev/null || fusermount3 -uz "$dir" 2>/dev/null || true
+  done
+  rm -rf "$data" "$cache" 2>/dev/null || true
   return $rc
 }
