@@ -43,9 +43,9 @@ async fn main() {
         starts.push(started.elapsed());
         // Let the page settle, then load everything so 50 are shown.
         while app.is_visible("#load-more").await {
-            app.visible("#load-more")
-                .await
-                .click()
+            // It sits below the list, often out of view: click it from the page.
+            app.client
+                .execute("document.querySelector('#load-more').click()", vec![])
                 .await
                 .expect("load more");
             tokio::time::sleep(Duration::from_millis(300)).await;
