@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
     values: HashMap<String, String>,
-    /// The `.env` files that were read, for the "what to set and where" screen.
-    pub(crate) sources: Vec<PathBuf>,
     /// The installed app's `.env` location (read when present).
     pub(crate) config_file: Option<PathBuf>,
 }
@@ -34,7 +32,6 @@ impl Settings {
                     item.map_err(|e| format!("{} is not a valid .env file: {e}", path.display()))?;
                 settings.values.insert(key, value);
             }
-            settings.sources.push(path);
         }
         for (key, value) in std::env::vars() {
             settings.values.insert(key, value);
