@@ -73,6 +73,9 @@ pub enum ConfigError {
     /// `COURIER_REDIRECT_PORT` is not a port number.
     #[error("invalid COURIER_REDIRECT_PORT {0:?}: use a number from 1 to 65535")]
     BadRedirectPort(String),
+    /// `COURIER_CLOCK_LEEWAY_SECS` is not a number of seconds.
+    #[error("invalid COURIER_CLOCK_LEEWAY_SECS {0:?}: use a number of seconds (default 30)")]
+    BadLeeway(String),
 }
 
 impl ClerkConfig {
@@ -90,7 +93,9 @@ impl ClerkConfig {
 
     /// Reads `CLERK_FRONTEND_API_URL` (alias `CLERK_JWT_ISSUER_DOMAIN`), else
     /// `CLERK_PUBLISHABLE_KEY`; `CLERK_OAUTH_CLIENT_ID`; `COURIER_SIGN_IN_MODE`;
-    /// `COURIER_REDIRECT_PORT`, through `lookup` (e.g. `|k| std::env::var(k).ok()`).
+    /// `COURIER_REDIRECT_PORT`; `COURIER_CLOCK_LEEWAY_SECS` (default
+    /// [`DEFAULT_LEEWAY`]; tests use 0 so that a broken refresh cannot hide
+    /// behind it), through `lookup` (e.g. `|k| std::env::var(k).ok()`).
     /// Empty values count as unset.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| {
@@ -119,12 +124,19 @@ impl ClerkConfig {
             },
             None => None,
         };
+        let leeway = match get("COURIER_CLOCK_LEEWAY_SECS") {
+            Some(raw) => raw
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError::BadLeeway(raw))?,
+            None => DEFAULT_LEEWAY,
+        };
         Ok(ClerkConfig {
             issuer,
             client_id,
             sign_in_mode,
             redirect_port,
-            leeway: DEFAULT_LEEWAY,
+            leeway,
         })
     }
 

@@ -50,6 +50,10 @@ pub enum AuthError {
     /// There is no session.
     #[error("not signed in")]
     NotSignedIn,
+    /// The keychain entry is gone: another Courier process (the app or
+    /// `courier-cli logout`) signed out.
+    #[error("signed out in another Courier process")]
+    SignedOutElsewhere,
     /// A sign-in was started while signed in.
     #[error("already signed in")]
     AlreadySignedIn,
@@ -79,6 +83,7 @@ impl AuthError {
             AuthError::InvalidIdToken(_) => "invalid_id_token".into(),
             AuthError::Keychain(_) => "keychain".into(),
             AuthError::NotSignedIn => "not_signed_in".into(),
+            AuthError::SignedOutElsewhere => "signed_out_elsewhere".into(),
             AuthError::AlreadySignedIn => "already_signed_in".into(),
             AuthError::Listener(_) => "listener".into(),
         }
@@ -105,6 +110,7 @@ impl AuthError {
             AuthError::InvalidIdToken(_) => "The sign-in service sent an identity Courier could not verify, so it was refused. Try again; if it keeps happening, report it.".into(),
             AuthError::Keychain(e) => e.user_message(),
             AuthError::NotSignedIn => "You are not signed in. Sign in to continue.".into(),
+            AuthError::SignedOutElsewhere => "You were signed out elsewhere (in another Courier window or with courier-cli). Sign in again to continue.".into(),
             AuthError::AlreadySignedIn => "You are already signed in. Sign out first to use another account.".into(),
             AuthError::Listener(_) => "Courier could not open a local port to receive the sign-in reply. Free the port set in COURIER_REDIRECT_PORT (or unset it) and try again.".into(),
         }

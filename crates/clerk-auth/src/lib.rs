@@ -12,16 +12,21 @@
 //!
 //! Map:
 //! * [`ClerkConfig`] (`config`): issuer, client id, mode, from the environment.
-//! * [`SessionManager`] (`session`): states, `id_token()`, refresh, sign-out.
+//! * [`SessionManager`] (`session`): states, `id_token()`, refresh, sign-out,
+//!   and the keychain shared with other processes.
+//! * [`SessionLock`] (`lock`): the cross-process lock around a refresh.
 //! * [`PendingSignIn`], [`SignInHandle`] (`sign_in`, `loopback`): one sign-in flow.
 //! * [`IdTokenValidator`] (`id_token`): the ID token checks.
-//! * [`SessionStore`], [`KeyringStore`], [`MemoryStore`] (`store`).
+//! * [`SessionStore`], [`KeyringStore`], [`MemoryStore`] (`store`), with the
+//!   ID token cache entry read back by `cached_token`.
 //! * [`AuthError`] (`error`), with [`AuthError::user_message`].
 
+mod cached_token;
 mod config;
 mod error;
 mod http;
 mod id_token;
+mod lock;
 mod loopback;
 mod provider;
 mod secret;
@@ -38,12 +43,16 @@ pub use id_token::{
     IdTokenClaims, IdTokenError, IdTokenValidator, NonceCheck, SUPPORTED_ALGORITHMS,
 };
 pub use jsonwebtoken::jwk::JwkSet;
+pub use lock::{LockError, SessionLock, SessionLockGuard, LOCK_TIMEOUT};
 pub use provider::JWKS_REFETCH_INTERVAL;
 pub use secret::{IdToken, RefreshToken};
-pub use session::{SessionManager, FIRST_BACKOFF, MAX_BACKOFF, MIN_TIME_LEFT, REFRESH_AHEAD};
+pub use session::{
+    SessionManager, FIRST_BACKOFF, KEYCHAIN_WATCH_INTERVAL, MAX_BACKOFF, MIN_TIME_LEFT,
+    REFRESH_AHEAD,
+};
 pub use sign_in::{PendingSignIn, SignInHandle, SignInOptions, SCOPES};
 pub use state::{AuthState, SignOutReason, User};
 pub use store::{
-    KeyringStore, MemoryStore, SessionStore, StoreError, StoredSession, KEYCHAIN_SERVICE,
-    MAX_STORED_BYTES,
+    KeyringStore, MemoryStore, SessionStore, StoreError, StoredSession, ID_TOKEN_ACCOUNT_SUFFIX,
+    KEYCHAIN_SERVICE, MAX_STORED_BYTES,
 };

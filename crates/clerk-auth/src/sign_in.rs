@@ -14,6 +14,7 @@ use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope}
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
+use crate::config::SignInMode;
 use crate::error::AuthError;
 use crate::loopback::Loopback;
 use crate::provider::Provider;
@@ -27,9 +28,13 @@ pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// Options of one sign-in.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SignInOptions {
-    /// Send `prompt=login`, so the issuer asks for credentials again (after
-    /// a sign-out, to choose another account).
+    /// Send `prompt=login`, so the issuer asks for credentials again. It is
+    /// sent anyway once a session ended in this process (to choose another
+    /// account): see [`SessionManager::prompt_login`].
     pub prompt_login: bool,
+    /// How the page is shown, remembered for the app while the flow is open
+    /// ([`SessionManager::open_sign_in`]); `None`: the configured mode.
+    pub mode: Option<SignInMode>,
 }
 
 /// What reaches the flow: a callback URL (with, from the loopback listener,
@@ -156,6 +161,7 @@ impl SessionManager {
         if let Some((_, old)) = self.lock_flow().replace((flow_id, placeholder)) {
             old.cancel();
         }
+        *self.lock_flow_mode() = opts.mode.unwrap_or(self.inner.config.sign_in_mode);
         self.set_state(AuthState::SigningIn);
 
         let fail = |e: AuthError| {
@@ -199,7 +205,7 @@ impl SessionManager {
             .set_pkce_challenge(challenge)
             .set_redirect_uri(Cow::Owned(redirect))
             .add_extra_param("nonce", nonce.clone());
-        if opts.prompt_login {
+        if opts.prompt_login || self.prompt_login() {
             request = request.add_extra_param("prompt", "login");
         }
         let (authorize_url, _) = request.url();

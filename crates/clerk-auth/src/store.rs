@@ -1,5 +1,12 @@
 //! Where the session lives between runs: the OS keychain ([`KeyringStore`])
 //! or memory ([`MemoryStore`], for tests). Nothing is ever written to a file.
+//!
+//! Two keychain entries per session: `<issuer>|<client_id>` holds the
+//! refresh token and the user (small JSON), `<issuer>|<client_id>|id_token`
+//! caches the current ID token, so that a start or a CLI command needs no
+//! refresh while that token has time left. The cache entry is optional: a
+//! token larger than [`MAX_STORED_BYTES`] is not cached (the entry is
+//! removed), and an unreadable cache entry is ignored.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -13,9 +20,12 @@ use crate::state::User;
 /// The keychain service name shared by the app and `courier-cli`.
 pub const KEYCHAIN_SERVICE: &str = "dev.courier.desktop";
 
-/// Largest secret we write: well under the 2.5 KB that Windows' credential
-/// manager accepts.
+/// Largest secret we write in one entry: well under the 2,560 bytes that
+/// Windows' credential manager accepts.
 pub const MAX_STORED_BYTES: usize = 2048;
+
+/// Suffix of the ID token cache entry's account.
+pub const ID_TOKEN_ACCOUNT_SUFFIX: &str = "|id_token";
 
 /// What is kept between runs: the refresh token and a little about the user.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,6 +38,9 @@ pub struct StoredSession {
     pub issued_at: SystemTime,
     /// The `nonce` of the sign-in: a refreshed ID token may repeat it.
     pub nonce: Option<String>,
+    /// The current ID token (compact JWT), kept in the cache entry. `None`
+    /// when there is none or it is too large to cache.
+    pub id_token: Option<String>,
 }
 
 impl fmt::Debug for StoredSession {
@@ -36,6 +49,7 @@ impl fmt::Debug for StoredSession {
             .field("refresh_token", &self.refresh_token)
             .field("user", &self.user)
             .field("issued_at", &self.issued_at)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
@@ -86,7 +100,15 @@ impl StoredSession {
             user: wire.user,
             issued_at: UNIX_EPOCH + Duration::from_secs(wire.issued_at),
             nonce: wire.nonce,
+            id_token: None,
         })
+    }
+
+    /// The ID token as the cache entry holds it, if it fits.
+    pub fn id_token_to_cache(&self) -> Option<&str> {
+        self.id_token
+            .as_deref()
+            .filter(|t| !t.is_empty() && t.len() <= MAX_STORED_BYTES)
     }
 }
 
@@ -126,11 +148,13 @@ impl StoreError {
 /// Where the session is kept between runs. Calls block (the keychain is a
 /// local IPC call, ~4 ms); the session manager runs them off the async workers.
 pub trait SessionStore: Send + Sync + 'static {
-    /// The stored session, or `None` when there is none.
+    /// The stored session with its cached ID token, or `None` when there is
+    /// none.
     fn load(&self) -> Result<Option<StoredSession>, StoreError>;
-    /// Replaces the stored session.
+    /// Replaces the stored session and its cached ID token (removing the
+    /// cache when `session.id_token` is `None` or too large).
     fn save(&self, session: &StoredSession) -> Result<(), StoreError>;
-    /// Removes the stored session (no error when there is none).
+    /// Removes the stored session and its cache (no error when there is none).
     fn delete(&self) -> Result<(), StoreError>;
 }
 
@@ -138,6 +162,7 @@ pub trait SessionStore: Send + Sync + 'static {
 #[derive(Default)]
 pub struct MemoryStore {
     slot: Mutex<Option<String>>,
+    id_token: Mutex<Option<String>>,
     fail: Mutex<Option<StoreError>>,
 }
 
@@ -175,22 +200,31 @@ impl fmt::Debug for MemoryStore {
 impl SessionStore for MemoryStore {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
         self.check()?;
-        match self.raw() {
-            Some(json) => StoredSession::from_json(&json).map(Some),
-            None => Ok(None),
-        }
+        let Some(json) = self.raw() else {
+            return Ok(None);
+        };
+        let mut session = StoredSession::from_json(&json)?;
+        session.id_token = self
+            .id_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(Some(session))
     }
 
     fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
         self.check()?;
         let json = session.to_json()?;
         *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(json);
+        *self.id_token.lock().unwrap_or_else(|e| e.into_inner()) =
+            session.id_token_to_cache().map(str::to_owned);
         Ok(())
     }
 
     fn delete(&self) -> Result<(), StoreError> {
         self.check()?;
         *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.id_token.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
     }
 }
@@ -201,6 +235,7 @@ impl SessionStore for MemoryStore {
 /// [`KeyringStore::new`] or the calls fail with a [`StoreError`].
 pub struct KeyringStore {
     entry: keyring_core::Entry,
+    id_token_entry: keyring_core::Entry,
     service: String,
     account: String,
 }
@@ -215,16 +250,25 @@ impl fmt::Debug for KeyringStore {
 }
 
 impl KeyringStore {
-    /// The entry `service` / `<issuer>|<client_id>` (issuer without trailing
-    /// slash) in the platform keychain. Connects to the keychain now.
+    /// The entries `service` / `<issuer>|<client_id>` (issuer without
+    /// trailing slash) and `<issuer>|<client_id>|id_token` in the platform
+    /// keychain. Connects to the keychain now.
     pub fn new(service: &str, issuer: &str, client_id: &str) -> Result<Self, StoreError> {
         let account = format!("{}|{}", issuer.trim_end_matches('/'), client_id);
         let store = platform_store()?;
         let entry = store
             .build(service, &account, None)
             .map_err(map_keyring_error)?;
+        let id_token_entry = store
+            .build(
+                service,
+                &format!("{account}{ID_TOKEN_ACCOUNT_SUFFIX}"),
+                None,
+            )
+            .map_err(map_keyring_error)?;
         Ok(KeyringStore {
             entry,
+            id_token_entry,
             service: service.to_owned(),
             account,
         })
@@ -294,25 +338,51 @@ fn map_keyring_error(e: keyring_core::Error) -> StoreError {
     }
 }
 
+fn delete_entry(entry: &keyring_core::Entry) -> Result<(), StoreError> {
+    match entry.delete_credential() {
+        Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+        Err(e) => Err(map_keyring_error(e)),
+    }
+}
+
 impl SessionStore for KeyringStore {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
-        match self.entry.get_password() {
-            Ok(json) => StoredSession::from_json(&json).map(Some),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_keyring_error(e)),
-        }
+        let mut session = match self.entry.get_password() {
+            Ok(json) => StoredSession::from_json(&json)?,
+            Err(keyring_core::Error::NoEntry) => return Ok(None),
+            Err(e) => return Err(map_keyring_error(e)),
+        };
+        // The cache is optional: any failure reading it means "refresh".
+        session.id_token = match self.id_token_entry.get_password() {
+            Ok(token) => Some(token),
+            Err(keyring_core::Error::NoEntry) => None,
+            Err(e) => {
+                tracing::debug!(error = %map_keyring_error(e), "the ID token cache is unreadable");
+                None
+            }
+        };
+        Ok(Some(session))
     }
 
     fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
         let json = session.to_json()?;
-        self.entry.set_password(&json).map_err(map_keyring_error)
+        // The refresh token first: it is the session; the cache only saves a
+        // refresh. A reader between the two writes sees the new refresh
+        // token with the previous ID token of the same user, which is fine.
+        self.entry.set_password(&json).map_err(map_keyring_error)?;
+        match session.id_token_to_cache() {
+            Some(token) => self
+                .id_token_entry
+                .set_password(token)
+                .map_err(map_keyring_error),
+            None => delete_entry(&self.id_token_entry),
+        }
     }
 
     fn delete(&self) -> Result<(), StoreError> {
-        match self.entry.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(e) => Err(map_keyring_error(e)),
-        }
+        // The session entry first: once it is gone, no process uses the cache.
+        delete_entry(&self.entry)?;
+        delete_entry(&self.id_token_entry)
     }
 }
 
@@ -333,6 +403,7 @@ mod tests {
             },
             issued_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             nonce: Some("n".repeat(43)),
+            id_token: None,
         }
     }
 
@@ -372,5 +443,23 @@ mod tests {
         m.delete().unwrap();
         assert_eq!(m.load().unwrap(), None);
         m.delete().unwrap();
+    }
+
+    #[test]
+    fn the_id_token_is_cached_unless_too_large() {
+        let m = MemoryStore::new();
+        let mut s = session();
+        s.id_token = Some("eyJ.payload.sig".into());
+        m.save(&s).unwrap();
+        assert_eq!(
+            m.load().unwrap().unwrap().id_token.as_deref(),
+            Some("eyJ.payload.sig")
+        );
+        assert!(!format!("{s:?}").contains("payload"));
+        s.id_token = Some("x".repeat(MAX_STORED_BYTES + 1));
+        m.save(&s).unwrap();
+        assert_eq!(m.load().unwrap().unwrap().id_token, None);
+        m.delete().unwrap();
+        assert_eq!(m.load().unwrap(), None);
     }
 }

@@ -23,6 +23,9 @@ pub struct GrantCounts {
     pub authorization_code: u64,
     /// Successful `refresh_token` grants.
     pub refresh_token: u64,
+    /// Refresh tokens presented again after rotation; each one revoked its
+    /// whole grant (reuse detection).
+    pub reused_refresh_tokens: u64,
 }
 
 /// A fault injected into the token endpoint (tests only; not reachable over HTTP).
@@ -242,6 +245,11 @@ impl DevClerk {
         GrantCounts {
             authorization_code: self.shared.code_grants.load(Ordering::SeqCst),
             refresh_token: self.shared.refresh_grants.load(Ordering::SeqCst),
+            reused_refresh_tokens: self
+                .shared
+                .store
+                .reused_refresh_tokens
+                .load(Ordering::SeqCst),
         }
     }
 

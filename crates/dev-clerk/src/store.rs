@@ -140,6 +140,8 @@ struct Inner {
 /// The store; one lock, never held across an await.
 pub(crate) struct Store {
     inner: Mutex<Inner>,
+    /// Refresh tokens presented again after rotation (each revoked its grant).
+    pub(crate) reused_refresh_tokens: std::sync::atomic::AtomicU64,
     path: PathBuf,
     /// Serialises writers and remembers the generation last written.
     written: Mutex<u64>,
@@ -163,6 +165,7 @@ impl Store {
         inner.reindex();
         Ok(Store {
             inner: Mutex::new(inner),
+            reused_refresh_tokens: Default::default(),
             path,
             written: Mutex::new(0),
         })
@@ -432,6 +435,8 @@ impl Store {
         let Some(current) = current else {
             let user_id = grant.user_id.clone();
             inner.remove_grant(&grant_id);
+            self.reused_refresh_tokens
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tracing::warn!(
                 client_id,
                 user_id,

@@ -19,6 +19,7 @@ fn session(issuer_tag: &str) -> StoredSession {
         },
         issued_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         nonce: Some("nonce".into()),
+        id_token: Some(format!("eyJhbGciOiJSUzI1NiJ9.{issuer_tag}.sig")),
     }
 }
 
@@ -37,7 +38,12 @@ fn keychain_helper_process() {
     }
     let store = KeyringStore::new(KEYCHAIN_SERVICE, ISSUER, &client).expect("keychain");
     match store.load().expect("load") {
-        Some(s) => println!("HELPER-FOUND {} {}", s.refresh_token.secret(), s.user.id),
+        Some(s) => println!(
+            "HELPER-FOUND {} {} {}",
+            s.refresh_token.secret(),
+            s.user.id,
+            s.id_token.as_deref().unwrap_or("no-id-token")
+        ),
         None => println!("HELPER-NONE"),
     }
 }
@@ -106,14 +112,23 @@ fn keychain_round_trip_across_processes() {
     assert_eq!(store.load().unwrap(), Some(s));
     assert_eq!(
         read_in_new_process(&client),
-        "HELPER-FOUND rt_test_one user_2AdaLovelace1815000000"
+        "HELPER-FOUND rt_test_one user_2AdaLovelace1815000000 eyJhbGciOiJSUzI1NiJ9.one.sig"
     );
 
-    // Rotation replaces the entry; it never duplicates it.
+    // Rotation replaces the entries; it never duplicates them.
     store.save(&session("two")).unwrap();
     assert_eq!(
         read_in_new_process(&client),
-        "HELPER-FOUND rt_test_two user_2AdaLovelace1815000000"
+        "HELPER-FOUND rt_test_two user_2AdaLovelace1815000000 eyJhbGciOiJSUzI1NiJ9.two.sig"
+    );
+    // A token too large for one credential (Windows: 2,560 bytes) is not
+    // cached: the cache entry goes, the session stays.
+    let mut large = session("three");
+    large.id_token = Some("x".repeat(clerk_auth::MAX_STORED_BYTES + 1));
+    store.save(&large).unwrap();
+    assert_eq!(
+        read_in_new_process(&client),
+        "HELPER-FOUND rt_test_three user_2AdaLovelace1815000000 no-id-token"
     );
 
     let t = std::time::Instant::now();

@@ -7,6 +7,8 @@ mod keychain;
 mod refresh;
 /// restore() and sign_out() with the store.
 mod restore;
+/// Several managers on one store: adoption, sign-out elsewhere, races.
+mod shared;
 /// Sign-in flows: loopback, `deliver`, `complete`, and every way to fail.
 mod sign_in;
 /// Shared helpers.

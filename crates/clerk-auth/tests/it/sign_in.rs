@@ -135,20 +135,25 @@ async fn complete_with_an_intercepted_url_and_prompt_login_after_sign_out() {
         Err(AuthError::AlreadySignedIn)
     ));
 
-    m.sign_out().await.unwrap();
-    // Same browser (issuer cookie): without prompt=login it is signed in at once.
-    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    // Another manager (process) on the same browser (issuer cookie), no
+    // sign-out in it yet: without prompt=login the issuer skips its form.
+    let fresh = manager(&b, Arc::new(MemoryStore::new()));
+    fresh.restore().await;
+    assert!(!fresh.prompt_login());
+    let pending = fresh.begin_sign_in(SignInOptions::default()).await.unwrap();
+    assert_eq!(query(pending.authorize_url(), "prompt"), None);
     assert!(browser
         .open(pending.authorize_url())
         .await
         .unwrap()
         .is_err());
     drop(pending);
-    // With prompt=login the issuer shows the form again, so Grace can sign in.
-    let pending = m
-        .begin_sign_in(SignInOptions { prompt_login: true })
-        .await
-        .unwrap();
+
+    // After a sign-out the manager itself asks for prompt=login, so the
+    // issuer shows the form again and Grace can sign in.
+    m.sign_out().await.unwrap();
+    assert!(m.prompt_login());
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     assert_eq!(
         query(pending.authorize_url(), "prompt").as_deref(),
         Some("login")

@@ -27,11 +27,16 @@ pub(crate) fn manager(b: &TestBackends, store: Arc<dyn SessionStore>) -> Session
 
 /// Signs in as Ada through the loopback listener, as a browser would.
 pub(crate) async fn sign_in(m: &SessionManager) -> User {
+    sign_in_as(m, demo::ADA_EMAIL).await
+}
+
+/// Signs in as the demo user `email`, as [`sign_in`] does.
+pub(crate) async fn sign_in_as(m: &SessionManager, email: &str) -> User {
     let pending = m
         .begin_sign_in(SignInOptions::default())
         .await
         .expect("begin");
-    let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+    let location = play_browser(pending.authorize_url(), email, demo::PASSWORD)
         .await
         .expect("browser");
     let (user, page) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&location));
@@ -89,6 +94,16 @@ pub(crate) fn jwt_exp(token: &str) -> u64 {
         .expect("b64");
     let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
     v["exp"].as_u64().expect("exp")
+}
+
+/// The `sub` claim, read without validation.
+pub(crate) fn jwt_sub(token: &str) -> String {
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("b64");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    v["sub"].as_str().expect("sub").to_owned()
 }
 
 pub(crate) fn now_secs() -> u64 {

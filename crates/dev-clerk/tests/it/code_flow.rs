@@ -77,7 +77,8 @@ async fn code_flow_with_pkce_gives_tokens_that_verify_against_the_jwks() {
         env.clerk.grants(),
         GrantCounts {
             authorization_code: 1,
-            refresh_token: 0
+            refresh_token: 0,
+            reused_refresh_tokens: 0
         }
     );
 }

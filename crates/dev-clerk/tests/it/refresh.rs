@@ -49,7 +49,8 @@ async fn every_refresh_returns_a_new_refresh_token_and_a_fresh_id_token() {
         env.clerk.grants(),
         GrantCounts {
             authorization_code: 1,
-            refresh_token: 3
+            refresh_token: 3,
+            reused_refresh_tokens: 0
         }
     );
 }
@@ -82,6 +83,11 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_grant() {
     .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        env.clerk.grants().reused_refresh_tokens,
+        1,
+        "the handle counts the reuse"
+    );
 
     // The legitimate holder's current token is dead too, and so is its access token.
     let err = client
