@@ -78,7 +78,6 @@ pub(crate) fn cancel_sign_in(app: AppHandle) {
 /// Signs out: revokes the session at the issuer and clears the keychain.
 #[tauri::command]
 pub(crate) async fn sign_out(courier: State<'_, Courier>) -> Result<(), CommandError> {
-    courier.signed_out();
     courier.core()?.session.sign_out().await?;
     Ok(())
 }

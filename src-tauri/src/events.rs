@@ -21,12 +21,10 @@ pub(crate) fn current(app: &AppHandle) -> Value {
     };
     let mut value = serde_json::to_value(core.session.state()).unwrap_or(Value::Null);
     if value["status"] == "signingIn" {
-        let mode = courier
-            .sign_in
-            .lock()
-            .expect("sign-in lock")
-            .as_ref()
-            .map(|(_, mode)| *mode)
+        let mode = core
+            .session
+            .open_sign_in()
+            .map(|(_, mode)| mode)
             .unwrap_or(core.default_mode);
         value["mode"] = serde_json::to_value(mode).unwrap_or(Value::Null);
     }

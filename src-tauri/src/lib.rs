@@ -15,7 +15,6 @@ mod events;
 mod logging;
 mod signin;
 mod state;
-mod tokens;
 
 use tauri::{Manager, WindowEvent};
 

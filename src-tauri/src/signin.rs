@@ -21,22 +21,24 @@ const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Starts a flow; its end (success or not) arrives as a state change.
 pub(crate) async fn start(app: &AppHandle, mode: SignInMode) -> Result<(), CommandError> {
     let state = app.state::<Courier>();
-    if state.sign_in.lock().expect("sign-in lock").is_some() {
+    let core = state.core()?;
+    if core.session.open_sign_in().is_some() {
         // One flow at a time: bring its window forward instead.
         if let Some(window) = app.get_webview_window(SIGN_IN_WINDOW) {
             let _ = window.set_focus();
         }
         return Ok(());
     }
-    let core = state.core()?;
+    // clerk-auth remembers the mode while the flow is open, and sends
+    // `prompt=login` once a session ended.
     let pending = core
         .session
         .begin_sign_in(SignInOptions {
-            prompt_login: state.prompt_login(),
+            mode: Some(mode),
+            ..SignInOptions::default()
         })
         .await?;
     let handle = pending.handle();
-    *state.sign_in.lock().expect("sign-in lock") = Some((handle.clone(), mode));
     crate::events::emit_state(app);
 
     let opened = match mode {
@@ -71,10 +73,8 @@ pub(crate) async fn start(app: &AppHandle, mode: SignInMode) -> Result<(), Comma
 
 /// Cancels the flow in progress, if any.
 pub(crate) fn cancel(app: &AppHandle) {
-    let state = app.state::<Courier>();
-    let handle = state.sign_in.lock().expect("sign-in lock").clone();
-    if let Some((handle, _)) = handle {
-        handle.cancel();
+    if let Ok(core) = app.state::<Courier>().core() {
+        core.session.cancel_sign_in();
     }
 }
 
@@ -138,11 +138,6 @@ fn open_window(
 /// After every flow: close the window and clear the shared browsing data,
 /// so no issuer cookie stays on disk.
 fn end_flow(app: &AppHandle) {
-    app.state::<Courier>()
-        .sign_in
-        .lock()
-        .expect("sign-in lock")
-        .take();
     if let Some(window) = app.get_webview_window(SIGN_IN_WINDOW) {
         let _ = window.destroy();
     }

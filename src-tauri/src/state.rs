@@ -2,16 +2,15 @@
 //! from the settings, or the reason it could not be built.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use clerk_auth::{ClerkConfig, KeyringStore, SessionManager, SignInHandle, SignInMode};
+use clerk_auth::{ClerkConfig, KeyringStore, SessionManager, SignInMode};
 use convex_http::ConvexClient;
 use serde::Serialize;
+use session_tokens::SessionTokens;
 
 use crate::config::Settings;
 use crate::error::CommandError;
-use crate::tokens::SessionTokens;
 
 /// Why Courier cannot start its core, and what to do about it.
 #[derive(Debug, Clone, Serialize)]
@@ -32,10 +31,6 @@ pub(crate) struct Courier {
     core: Result<Core, ConfigProblem>,
     /// Where the composer's unsent draft is kept (not a secret).
     pub(crate) draft_path: PathBuf,
-    /// The sign-in in progress, to cancel it.
-    pub(crate) sign_in: Mutex<Option<(SignInHandle, SignInMode)>>,
-    /// Set by a sign-out: the next sign-in asks the issuer to show its form.
-    prompt_login: AtomicBool,
 }
 
 impl Courier {
@@ -64,8 +59,6 @@ impl Courier {
         Self {
             core,
             draft_path: data_dir.join("draft.txt"),
-            sign_in: Mutex::new(None),
-            prompt_login: AtomicBool::new(false),
         }
     }
 
@@ -80,16 +73,6 @@ impl Courier {
     pub(crate) fn config_problem(&self) -> Option<&ConfigProblem> {
         self.core.as_ref().err()
     }
-
-    /// Remembers that the person signed out.
-    pub(crate) fn signed_out(&self) {
-        self.prompt_login.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether the next sign-in must show the issuer's form.
-    pub(crate) fn prompt_login(&self) -> bool {
-        self.prompt_login.load(Ordering::Relaxed)
-    }
 }
 
 impl Core {
@@ -98,17 +81,7 @@ impl Core {
         problem: impl Fn(String) -> ConfigProblem,
     ) -> Result<Self, ConfigProblem> {
         let lookup = |key: &str| settings.get(key);
-        let mut clerk = ClerkConfig::from_env(lookup).map_err(|e| problem(e.to_string()))?;
-        // Clock leeway for ID token checks; tests set 0 so that a broken
-        // refresh cannot hide behind it.
-        if let Some(raw) = settings.get("COURIER_CLOCK_LEEWAY_SECS") {
-            let secs: u64 = raw.trim().parse().map_err(|_| {
-                problem(format!(
-                    "COURIER_CLOCK_LEEWAY_SECS must be a number of seconds, not {raw:?}"
-                ))
-            })?;
-            clerk.leeway = std::time::Duration::from_secs(secs);
-        }
+        let clerk = ClerkConfig::from_env(lookup).map_err(|e| problem(e.to_string()))?;
         let convex_url = convex_http::url_from_env(lookup).map_err(|e| problem(e.to_string()))?;
         let default_mode = clerk.sign_in_mode;
         // Service `dev.courier.desktop`, account `<issuer>|<client id>`:

@@ -51,8 +51,12 @@ function markOnline() {
   renderOffline();
 }
 
+// Say what is unreachable: the sign-in service (from the auth state), the
+// message server (a failed call), or both.
 function renderOffline() {
-  view.renderOffline(isSignedIn() && (state.offlineFromState || state.offlineFromCall));
+  const issuer = isSignedIn() && state.offlineFromState;
+  const backend = isSignedIn() && state.offlineFromCall;
+  view.renderOffline(issuer && backend ? "both" : issuer ? "issuer" : backend ? "backend" : null);
 }
 
 /** Common handling of a failed call; returns a message for a person, or null. */

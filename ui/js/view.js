@@ -176,8 +176,22 @@ export function setSignOutBusy(busy) {
 
 // ---- status -----------------------------------------------------------------
 
-export function renderOffline(offline) {
-  $("offline-banner").hidden = !offline;
+const OFFLINE_TEXT = {
+  issuer: "Courier can't reach the sign-in service. Your session is kept and your messages still load; Courier keeps retrying.",
+  backend: "Courier can't reach the message server. Your session is kept; Courier will reconnect.",
+  both: "You're offline. Courier keeps your session and will reconnect.",
+};
+
+/** `what`: null (all reachable), "issuer", "backend" or "both". */
+export function renderOffline(what) {
+  const banner = $("offline-banner");
+  banner.hidden = !what;
+  if (what) {
+    banner.textContent = OFFLINE_TEXT[what];
+    banner.dataset.unreachable = what;
+  } else {
+    delete banner.dataset.unreachable;
+  }
 }
 
 // ---- messages ---------------------------------------------------------------

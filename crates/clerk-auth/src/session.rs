@@ -368,13 +368,16 @@ impl SessionManager {
         slot.last_failure = None;
         slot.unsaved = false;
         if let Some(session) = session {
-            if let Some(provider) = self.inner.provider.get() {
-                let revoke = provider.revoke(&session.refresh_token);
-                match tokio::time::timeout(REVOKE_TIMEOUT, revoke).await {
-                    Ok(Ok(())) => tracing::info!("refresh token revoked"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "could not revoke the refresh token"),
-                    Err(_) => tracing::warn!("revocation timed out"),
-                }
+            // A session restored from the cache has not discovered the
+            // issuer yet: discovery is part of the best effort.
+            let revoke = async {
+                let provider = self.provider().await?;
+                provider.revoke(&session.refresh_token).await
+            };
+            match tokio::time::timeout(REVOKE_TIMEOUT, revoke).await {
+                Ok(Ok(())) => tracing::info!("refresh token revoked"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not revoke the refresh token"),
+                Err(_) => tracing::warn!("revocation timed out"),
             }
         }
         // Under the cross-process lock: another process's refresh section

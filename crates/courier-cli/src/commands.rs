@@ -13,7 +13,7 @@ use crate::cli::Command;
 use crate::config::Env;
 use crate::error::CliError;
 use crate::table::{self, Message};
-use crate::tokens::SessionTokens;
+use session_tokens::SessionTokens;
 
 /// Runs one subcommand.
 pub(crate) async fn run(command: Command, env: &Env) -> Result<(), CliError> {

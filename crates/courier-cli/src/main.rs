@@ -5,13 +5,13 @@
 //! the loopback callback), prints a fresh ID token for scripts, and reads and
 //! sends messages through Convex's HTTP API. It is a thin shell: the OAuth
 //! session is `clerk-auth`'s, the Convex calls are `convex-http`'s, and this
-//! crate only glues them ([`tokens::SessionTokens`]) and talks to a person.
+//! crate talks to a person (the glue between the two, `session-tokens`, is
+//! shared with the app).
 //!
 //! Map:
 //! * `cli`: the command line (clap).
 //! * `config`: the environment and `.env` files, merged.
 //! * `commands`: one function per subcommand.
-//! * `tokens`: `convex_http::TokenSource` for `clerk_auth::SessionManager`.
 //! * `table`: the messages table.
 //! * `error`: [`error::CliError`] and the exit codes.
 
@@ -25,7 +25,6 @@ mod commands;
 mod config;
 mod error;
 mod table;
-mod tokens;
 
 fn main() -> ExitCode {
     match run() {
@@ -67,9 +66,12 @@ fn init_logs(verbose: u8) {
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in a pipe or a file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

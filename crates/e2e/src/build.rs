@@ -46,3 +46,24 @@ pub fn app_binary() -> PathBuf {
         })
         .clone()
 }
+
+/// Path of the debug `courier-cli` binary, built once per process (the
+/// workspace test stage has usually built it already).
+pub fn cli_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let root = workspace_root();
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(&root)
+                .args(["build", "-p", "courier-cli", "--bin", "courier-cli"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building courier-cli failed");
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root.join("target"));
+            target.join("debug").join("courier-cli")
+        })
+        .clone()
+}

@@ -2,7 +2,8 @@
 //! provides a display (Xvfb when there is none), starts `tauri-driver` on
 //! free ports with the app's configuration in its environment (the app is
 //! launched by WebKitWebDriver and inherits it), and opens a WebDriver
-//! session. Everything it starts is torn down when the [`App`] is dropped,
+//! session; [`run_cli`] runs `courier-cli` beside it on the same session.
+//! Everything it starts is torn down when the [`App`] is dropped,
 //! also when a test panics.
 //!
 //! It is not a test framework: tests in `tests/it` use it with plain
@@ -10,11 +11,13 @@
 
 mod app;
 mod build;
+mod cli;
 mod display;
 mod flows;
 
 pub use app::{App, AppDirs, Launch};
-pub use build::app_binary;
+pub use build::{app_binary, cli_binary};
+pub use cli::{run_cli, CliRun};
 pub use display::ensure_display;
 pub use fantoccini::{Client, Locator};
 

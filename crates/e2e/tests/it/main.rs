@@ -9,6 +9,9 @@ mod messages;
 mod security;
 /// The session over time: restart, refresh, ended grants, issuer down, sign-out.
 mod session;
+/// The app and `courier-cli` on one session: no reuse, sign-out elsewhere,
+/// a start with the issuer down.
+mod shared_session;
 /// Signing in through the "Sign in" window, and what a failed one leaves.
 mod sign_in;
 /// The signed-out screen, the IPC path, and the unconfigured app.

@@ -104,6 +104,9 @@ async fn issuer_down_shows_offline_then_recovers_without_signing_out() {
     let mut app = signed_in_as_ada("issuer-down", &backends, None).await;
     backends.stop_clerk().await;
     app.visible("#offline-banner").await;
+    // It says what is away: the sign-in service, not the messages.
+    app.text_contains("#offline-banner", "sign-in service")
+        .await;
     assert!(
         app.is_visible("#screen-signed-in").await,
         "signed out while offline"
