@@ -38,6 +38,9 @@ mod store;
 mod token;
 mod tokens;
 
+#[cfg(test)]
+mod proptests;
+
 pub use config::{
     demo, parse_duration, Client, Config, User, DEFAULT_CLIENT_ID, DEFAULT_PORT,
     DEFAULT_REDIRECT_URI,

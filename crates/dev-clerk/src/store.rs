@@ -29,6 +29,13 @@ pub(crate) const SESSION_TTL_SECS: u64 = 86_400;
 /// How long a sign-in page stays usable.
 const PENDING_TTL_SECS: u64 = 30 * 60;
 
+/// Pages in progress kept at most: anyone can open the authorize URL, so
+/// the oldest are dropped rather than memory growing without bound.
+const MAX_PENDING: usize = 20_000;
+
+/// Expired pages are swept at most this often (a sweep walks them all).
+const PENDING_SWEEP_SECS: u64 = 60;
+
 #[derive(Serialize, Deserialize, Default)]
 struct Persisted {
     version: u32,
@@ -203,6 +210,8 @@ struct Inner {
     codes: HashMap<String, CodeRec>,
     /// By request id (the hidden `request` input of the sign-in form).
     pending: HashMap<String, Pending>,
+    /// When expired pending requests were last swept.
+    pending_swept_at: u64,
     /// Bumped on every change of `persisted`.
     generation: u64,
 }
@@ -316,7 +325,7 @@ impl Store {
             csrf: secret::random_token(32),
         };
         let mut inner = self.lock();
-        inner.pending.retain(|_, p| p.expires_at > now);
+        inner.sweep_pending(now);
         inner.pending.insert(
             ids.id.clone(),
             Pending {
@@ -673,6 +682,25 @@ impl Store {
 }
 
 impl Inner {
+    fn sweep_pending(&mut self, now: u64) {
+        let full = self.pending.len() >= MAX_PENDING;
+        if full || now >= self.pending_swept_at + PENDING_SWEEP_SECS {
+            self.pending.retain(|_, p| p.expires_at > now);
+            self.pending_swept_at = now;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            let mut by_age: Vec<(u64, String)> = self
+                .pending
+                .iter()
+                .map(|(id, p)| (p.expires_at, id.clone()))
+                .collect();
+            by_age.sort_unstable();
+            for (_, id) in by_age.iter().take(MAX_PENDING / 10) {
+                self.pending.remove(id);
+            }
+        }
+    }
+
     fn reindex(&mut self) {
         self.refresh_index.clear();
         for g in self.persisted.grants.values() {
