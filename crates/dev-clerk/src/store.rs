@@ -285,7 +285,9 @@ impl Store {
     pub(crate) fn session(&self, cookie: &str, now: u64) -> Option<Session> {
         let inner = self.lock();
         let s = inner.persisted.sessions.get(&secret::hash(cookie))?;
-        (s.expires_at > now).then(|| Session {
+        // Sessions saved when they lasted 30 days end one day after sign-in too.
+        let alive = s.expires_at > now && s.auth_time.saturating_add(SESSION_TTL_SECS) > now;
+        alive.then(|| Session {
             id: s.id.clone(),
             user_id: s.user_id.clone(),
             auth_time: s.auth_time,
@@ -947,6 +949,25 @@ mod tests {
             0,
             "refresh expired at 150, no access token: pruned"
         );
+    }
+
+    #[test]
+    fn sessions_last_one_day_even_if_saved_for_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::load(dir.path()).unwrap();
+        let (cookie, id) = store.create_session("user_1", 100);
+        assert_eq!(store.session(&cookie, 100 + 86_399).map(|s| s.id), Some(id));
+        assert!(store.session(&cookie, 100 + 86_400).is_none());
+        // A session written when they lasted 30 days.
+        let (old, _) = store.create_session("user_1", 100);
+        store
+            .lock()
+            .persisted
+            .sessions
+            .get_mut(&secret::hash(&old))
+            .unwrap()
+            .expires_at = 100 + 30 * 86_400;
+        assert!(store.session(&old, 100 + 2 * 86_400).is_none());
     }
 
     #[test]
