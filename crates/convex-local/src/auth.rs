@@ -10,17 +10,19 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
+use tokio::sync::watch;
 
 use crate::identity::identity_from_claims;
 use crate::AuthProvider;
 
 /// Tokens larger than this are refused before any parsing.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// At most one unknown-`kid` refetch per issuer in this window.
+/// At most one refetch per issuer in this window, whatever asks for it
+/// (an unknown `kid`, keys past their age, a failed fetch).
 const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
-/// Cached keys are refreshed after this long even without an unknown `kid`.
-const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// How long cached keys are used before they are refetched (in the
+/// background: the old ones keep verifying until new ones arrive).
+pub(crate) const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
 /// Verified tokens remembered (their time claims are still checked on every use).
 const MAX_CACHED_TOKENS: usize = 10_000;
 
@@ -47,22 +49,111 @@ impl AuthFailure {
     }
 }
 
+/// Why fetching an issuer's keys failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("fetching the issuer's {what} failed: {detail}")]
+struct FetchError {
+    what: &'static str,
+    detail: String,
+}
+
+/// One signing key of an issuer.
+struct IssuerKey {
+    kid: Option<String>,
+    alg: Algorithm,
+    key: Arc<DecodingKey>,
+    /// The JWK as published: tells whether a refetch kept this very key.
+    fingerprint: String,
+}
+
+/// A key picked for a token: the key and its fingerprint.
+type Picked = (Arc<DecodingKey>, String);
+
+#[derive(Default)]
 struct IssuerKeys {
-    keys: Vec<(Option<String>, Algorithm, Arc<DecodingKey>)>,
-    fetched_at: Instant,
+    /// Empty until the first successful fetch; kept when a refetch fails.
+    keys: Arc<Vec<IssuerKey>>,
+    fetched_at: Option<Instant>,
+    last_attempt: Option<Instant>,
+    /// Last refetch forced by an unknown `kid` (rate limited on its own).
     last_forced: Option<Instant>,
+    last_error: Option<FetchError>,
+    /// Open while a fetch is under way; it closes when the fetch is done.
+    in_flight: Option<watch::Receiver<()>>,
+}
+
+impl IssuerKeys {
+    /// Whether keys past their age may be refetched now: once per
+    /// `interval`, so a failing issuer is asked again only that often.
+    fn may_refresh(&self, now: Instant, interval: Duration) -> bool {
+        self.last_attempt
+            .is_none_or(|t| now.duration_since(t) >= interval)
+    }
+
+    /// Whether an unknown `kid` may force a refetch now. With no keys at all
+    /// nothing can be verified: always, when no fetch is running.
+    fn may_force(&self, now: Instant) -> bool {
+        self.fetched_at.is_none()
+            || self
+                .last_forced
+                .is_none_or(|t| now.duration_since(t) >= REFETCH_INTERVAL)
+    }
+
+    /// A fetch under way, if its fetcher is still alive (a cancelled request drops it).
+    fn running(&mut self) -> Option<watch::Receiver<()>> {
+        match &self.in_flight {
+            Some(rx) if rx.has_changed().is_ok() => Some(rx.clone()),
+            _ => {
+                self.in_flight = None;
+                None
+            }
+        }
+    }
+
+    fn start(&mut self, now: Instant) -> watch::Sender<()> {
+        let (tx, rx) = watch::channel(());
+        self.in_flight = Some(rx);
+        self.last_attempt = Some(now);
+        tx
+    }
+}
+
+/// What to do for a token's key.
+enum Step {
+    Use(Picked),
+    Fetch(watch::Sender<()>),
+    Wait(watch::Receiver<()>),
+    Refuse,
+}
+
+/// Keys and verified tokens; shared with background refetches.
+struct Cache {
+    http: reqwest::Client,
+    keys_max_age: Duration,
+    /// By issuer. A plain lock, never held across an await: a slow or dead
+    /// issuer must not hold up tokens whose keys are already known.
+    issuers: std::sync::Mutex<HashMap<String, IssuerKeys>>,
+    /// Tokens whose signature and claims were verified, with their time
+    /// claims. When a fetch drops a key, the tokens it verified go too, so a
+    /// key retired by rotation stops vouching for its tokens at once.
+    verified: std::sync::Mutex<HashMap<String, Verified>>,
 }
 
 /// Verifies bearer tokens against the configured providers.
 pub(crate) struct Verifier {
     providers: Vec<AuthProvider>,
     leeway: Duration,
-    http: reqwest::Client,
-    keys: Mutex<HashMap<String, IssuerKeys>>,
-    /// Tokens whose signature and claims were verified, with their time
-    /// claims. Emptied whenever keys are fetched, so a key retired by
-    /// rotation stops vouching for its tokens at once.
-    verified: std::sync::Mutex<HashMap<String, Verified>>,
+    cache: Arc<Cache>,
+}
+
+/// Providers only: the caches hold bearer tokens.
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("providers", &self.providers)
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone)]
@@ -70,10 +161,16 @@ struct Verified {
     identity: Value,
     exp: f64,
     nbf: Option<f64>,
+    issuer: String,
+    fingerprint: String,
 }
 
 impl Verifier {
-    pub(crate) fn new(providers: Vec<AuthProvider>, leeway: Duration) -> Self {
+    pub(crate) fn new(
+        providers: Vec<AuthProvider>,
+        leeway: Duration,
+        keys_max_age: Duration,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
@@ -82,10 +179,18 @@ impl Verifier {
         Verifier {
             providers,
             leeway,
-            http,
-            keys: Mutex::new(HashMap::new()),
-            verified: std::sync::Mutex::new(HashMap::new()),
+            cache: Arc::new(Cache {
+                http,
+                keys_max_age,
+                issuers: std::sync::Mutex::new(HashMap::new()),
+                verified: std::sync::Mutex::new(HashMap::new()),
+            }),
         }
+    }
+
+    /// How many verified tokens are remembered (tests and diagnostics).
+    pub(crate) fn cached_tokens(&self) -> usize {
+        self.cache.tokens().len()
     }
 
     /// Checks `token` and returns the identity object functions see.
@@ -95,7 +200,7 @@ impl Verifier {
                 "Could not parse JWT: token is larger than {MAX_TOKEN_BYTES} bytes"
             )));
         }
-        let cached = self.cache().get(token).cloned();
+        let cached = self.cache.tokens().get(token).cloned();
         if let Some(v) = cached {
             self.check_times(v.exp, v.nbf)?;
             return Ok(v.identity);
@@ -138,7 +243,8 @@ impl Verifier {
             })
             .ok_or_else(|| self.no_provider())?;
 
-        let key = self.key_for(provider, kid.as_deref(), alg).await?;
+        let issuer = provider.normalized_domain().to_owned();
+        let (key, fingerprint) = self.key_for(&issuer, kid.as_deref(), alg).await?;
         let mut validation = Validation::new(alg);
         // Time, issuer and audience checks are done here on the raw claims,
         // with Convex's rules (`exp` is exclusive, a single audience).
@@ -154,7 +260,7 @@ impl Verifier {
         })?;
         let (exp, nbf) = self.check_claims(&payload)?;
         let identity = identity_from_claims(&payload);
-        let mut cache = self.cache();
+        let mut cache = self.cache.tokens();
         if cache.len() >= MAX_CACHED_TOKENS {
             cache.clear();
         }
@@ -164,13 +270,11 @@ impl Verifier {
                 identity: identity.clone(),
                 exp,
                 nbf,
+                issuer,
+                fingerprint,
             },
         );
         Ok(identity)
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn no_provider(&self) -> AuthFailure {
@@ -238,64 +342,142 @@ impl Verifier {
         Ok(())
     }
 
+    /// The key for a token of `issuer`. Known keys are used at once, even
+    /// past their age or while the issuer is down (a refetch then runs in
+    /// the background); only a token whose key is unknown waits for a fetch.
     async fn key_for(
         &self,
-        provider: &AuthProvider,
+        issuer: &str,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Arc<DecodingKey>, AuthFailure> {
-        let issuer = provider.normalized_domain().to_owned();
-        let mut cache = self.keys.lock().await;
-        let stale = cache
-            .get(&issuer)
-            .is_none_or(|k| k.fetched_at.elapsed() > KEYS_MAX_AGE);
-        if stale {
-            let keys = self.fetch_keys(&issuer).await?;
-            let last_forced = cache.get(&issuer).and_then(|k| k.last_forced);
-            cache.insert(
-                issuer.clone(),
-                IssuerKeys {
-                    keys,
-                    fetched_at: Instant::now(),
-                    last_forced,
-                },
-            );
-        }
-        if let Some(k) = cache.get(&issuer).and_then(|k| pick(&k.keys, kid, alg)) {
-            return Ok(k);
-        }
-        // Unknown kid: the issuer may have rotated its keys. Refetch once,
-        // rate limited so forged kids cannot make us hammer the issuer.
-        let entry = cache.get_mut(&issuer).expect("inserted above");
-        let may_refetch = !stale
-            && entry
-                .last_forced
-                .is_none_or(|t| t.elapsed() >= REFETCH_INTERVAL);
-        if may_refetch {
-            entry.last_forced = Some(Instant::now());
-            let keys = self.fetch_keys(&issuer).await?;
-            entry.keys = keys;
-            entry.fetched_at = Instant::now();
-            if let Some(k) = pick(&entry.keys, kid, alg) {
-                return Ok(k);
+    ) -> Result<Picked, AuthFailure> {
+        let mut waited = false;
+        loop {
+            match self.cache.plan(issuer, kid, alg, waited) {
+                Step::Use(picked) => return Ok(picked),
+                Step::Fetch(done) => {
+                    let result = self.cache.fetch_keys(issuer).await;
+                    self.cache.apply(issuer, result);
+                    drop(done);
+                }
+                Step::Wait(mut running) => {
+                    // Closed, never sent to: this returns when the fetch is done.
+                    let _ = running.changed().await;
+                }
+                Step::Refuse => return Err(self.cache.no_key(issuer, kid, alg)),
             }
+            waited = true;
         }
-        Err(AuthFailure::unauthenticated(format!(
-            "Could not verify token: no {alg:?} key with kid {} in the issuer's JWKS",
-            kid.map_or_else(|| "(none)".to_owned(), |k| format!("{k:?}"))
-        )))
+    }
+}
+
+impl Cache {
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn fetch_keys(
-        &self,
+    fn issuers(&self) -> std::sync::MutexGuard<'_, HashMap<String, IssuerKeys>> {
+        self.issuers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Decides under the lock, acts outside it.
+    fn plan(
+        self: &Arc<Self>,
         issuer: &str,
-    ) -> Result<Vec<(Option<String>, Algorithm, Arc<DecodingKey>)>, AuthFailure> {
-        self.cache().clear();
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            tracing::warn!(issuer, "fetching {what} failed: {e}");
-            AuthFailure::unauthenticated(format!(
-                "Could not verify token: fetching the issuer's {what} failed: {e}"
-            ))
+        kid: Option<&str>,
+        alg: Algorithm,
+        waited: bool,
+    ) -> Step {
+        let now = Instant::now();
+        let mut issuers = self.issuers();
+        let entry = issuers.entry(issuer.to_owned()).or_default();
+        if let Some(picked) = pick(&entry.keys, kid, alg) {
+            let old = entry
+                .fetched_at
+                .is_none_or(|t| now.duration_since(t) > self.keys_max_age);
+            let interval = REFETCH_INTERVAL.min(self.keys_max_age);
+            if old && entry.running().is_none() && entry.may_refresh(now, interval) {
+                let done = entry.start(now);
+                self.refetch_in_background(issuer, done);
+            }
+            return Step::Use(picked);
+        }
+        if waited {
+            return Step::Refuse;
+        }
+        if let Some(running) = entry.running() {
+            return Step::Wait(running);
+        }
+        // Unknown kid: the issuer may have rotated its keys. Refetch, rate
+        // limited so forged kids cannot make us hammer the issuer.
+        if entry.may_force(now) {
+            if entry.fetched_at.is_some() {
+                entry.last_forced = Some(now);
+            }
+            return Step::Fetch(entry.start(now));
+        }
+        Step::Refuse
+    }
+
+    fn refetch_in_background(self: &Arc<Self>, issuer: &str, done: watch::Sender<()>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let cache = self.clone();
+        let issuer = issuer.to_owned();
+        runtime.spawn(async move {
+            let result = cache.fetch_keys(&issuer).await;
+            cache.apply(&issuer, result);
+            drop(done);
+        });
+    }
+
+    /// Installs fetched keys (and forgets tokens of keys that are gone), or
+    /// keeps the keys it had when the fetch failed.
+    fn apply(&self, issuer: &str, result: Result<Vec<IssuerKey>, FetchError>) {
+        let kept: Vec<String> = {
+            let mut issuers = self.issuers();
+            let entry = issuers.entry(issuer.to_owned()).or_default();
+            entry.in_flight = None;
+            match result {
+                Err(e) => {
+                    tracing::warn!(issuer, "{e}; keeping the {} keys it had", entry.keys.len());
+                    entry.last_error = Some(e);
+                    return;
+                }
+                Ok(keys) => {
+                    tracing::debug!(issuer, count = keys.len(), "fetched signing keys");
+                    let kept = keys.iter().map(|k| k.fingerprint.clone()).collect();
+                    entry.keys = Arc::new(keys);
+                    entry.fetched_at = Some(Instant::now());
+                    entry.last_error = None;
+                    kept
+                }
+            }
+        };
+        self.tokens()
+            .retain(|_, v| v.issuer != issuer || kept.contains(&v.fingerprint));
+    }
+
+    fn no_key(&self, issuer: &str, kid: Option<&str>, alg: Algorithm) -> AuthFailure {
+        let issuers = self.issuers();
+        let entry = issuers.get(issuer);
+        if let Some(e) = entry
+            .filter(|e| e.fetched_at.is_none())
+            .and_then(|e| e.last_error.as_ref())
+        {
+            return AuthFailure::unauthenticated(format!("Could not verify token: {e}"));
+        }
+        AuthFailure::unauthenticated(format!(
+            "Could not verify token: no {alg:?} key with kid {} in the issuer's JWKS",
+            kid.map_or_else(|| "(none)".to_owned(), |k| format!("{k:?}"))
+        ))
+    }
+
+    async fn fetch_keys(&self, issuer: &str) -> Result<Vec<IssuerKey>, FetchError> {
+        let fail = |what: &'static str, detail: &dyn std::fmt::Display| FetchError {
+            what,
+            detail: detail.to_string(),
         };
         let discovery_url = format!("{issuer}/.well-known/openid-configuration");
         let discovery: Value = self
@@ -321,10 +503,14 @@ impl Verifier {
                 continue;
             };
             if let Some((alg, key)) = decoding_key(&jwk) {
-                keys.push((jwk.common.key_id.clone(), alg, Arc::new(key)));
+                keys.push(IssuerKey {
+                    kid: jwk.common.key_id.clone(),
+                    alg,
+                    key: Arc::new(key),
+                    fingerprint: raw.to_string(),
+                });
             }
         }
-        tracing::debug!(issuer, count = keys.len(), "fetched signing keys");
         Ok(keys)
     }
 
@@ -354,24 +540,20 @@ fn decoding_key(jwk: &Jwk) -> Option<(Algorithm, DecodingKey)> {
     DecodingKey::from_jwk(jwk).ok().map(|k| (alg, k))
 }
 
-fn pick(
-    keys: &[(Option<String>, Algorithm, Arc<DecodingKey>)],
-    kid: Option<&str>,
-    alg: Algorithm,
-) -> Option<Arc<DecodingKey>> {
-    match kid {
+fn pick(keys: &[IssuerKey], kid: Option<&str>, alg: Algorithm) -> Option<Picked> {
+    let found = match kid {
         Some(kid) => keys
             .iter()
-            .find(|(k, a, _)| k.as_deref() == Some(kid) && *a == alg)
-            .map(|(_, _, key)| key.clone()),
+            .find(|k| k.kid.as_deref() == Some(kid) && k.alg == alg),
         None => {
-            let mut of_alg = keys.iter().filter(|(_, a, _)| *a == alg);
+            let mut of_alg = keys.iter().filter(|k| k.alg == alg);
             match (of_alg.next(), of_alg.next()) {
-                (Some((_, _, key)), None) => Some(key.clone()),
+                (Some(k), None) => Some(k),
                 _ => None,
             }
         }
-    }
+    };
+    found.map(|k| (k.key.clone(), k.fingerprint.clone()))
 }
 
 fn single_audience(aud: Option<&Value>) -> Option<&str> {

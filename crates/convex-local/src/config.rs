@@ -51,6 +51,11 @@ pub struct Config {
     pub seed_demo: bool,
     /// Largest accepted request body (default [`DEFAULT_MAX_BODY_BYTES`]).
     pub max_body_bytes: usize,
+    /// How long an issuer's keys are used before they are refetched (default
+    /// one hour). The refetch runs in the background and, if it fails, the
+    /// keys in hand keep verifying, so an issuer outage never refuses
+    /// tokens whose keys are known.
+    pub keys_max_age: Duration,
 }
 
 impl Config {
@@ -63,6 +68,7 @@ impl Config {
             leeway: Duration::from_secs(5),
             seed_demo: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            keys_max_age: crate::auth::DEFAULT_KEYS_MAX_AGE,
         }
     }
 

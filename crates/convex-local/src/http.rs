@@ -116,89 +116,20 @@ async fn call(
         Ok(i) => i,
         Err(resp) => return resp,
     };
-    // 2. The body.
+    // 2. The body, and the function it names.
     let bytes = match read_json_body(&headers, body, state.max_body_bytes).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let req: CallBody = match serde_json::from_slice(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                "BadJsonBody",
-                format!("Failed to deserialize the JSON body: {e}"),
-            )
-        }
+    let Decoded {
+        function,
+        args,
+        path,
+        request_id,
+    } = match decode_call(kind, run_path, &bytes) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
-    match req.format.as_deref() {
-        None | Some("json") | Some("convex_encoded_json") => {}
-        Some(other) => {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                "RequestedFormatNotSupported",
-                format!("Requested format {other:?} is not supported; use \"json\""),
-            )
-        }
-    }
-    let args = match req.args {
-        None => json!({}),
-        Some(Value::Object(o)) => Value::Object(o),
-        Some(Value::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
-            items.remove(0)
-        }
-        Some(_) => {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidArgs",
-                "args must be an object, or an array holding one object",
-            )
-        }
-    };
-    let path = match (run_path, req.path) {
-        (Some(p), _) => match p.rsplit_once('/') {
-            Some((module, function)) => format!("{module}:{function}"),
-            None => format!("{p}:default"),
-        },
-        (None, Some(p)) => p,
-        (None, None) => {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                "BadJsonBody",
-                "Failed to deserialize the JSON body: missing field `path`",
-            )
-        }
-    };
-    // 3. The function.
-    let request_id = crate::store::new_id()[..16].to_owned();
-    let (module, name) = path.split_once(':').unwrap_or((path.as_str(), "default"));
-    let Some(function) = Function::lookup(module, name) else {
-        let shown = format!("{}:{}", module.strip_suffix(".js").unwrap_or(module), name);
-        return udf_error(
-            &request_id,
-            format!(
-                "Could not find public function for '{shown}'. Did you forget to run \
-                 `npx convex dev` or `npx convex deploy`?"
-            ),
-            None,
-        );
-    };
-    if let Some(kind) = kind {
-        if kind != function.kind() {
-            return udf_error(
-                &request_id,
-                format!(
-                    "Trying to execute {} as {kind}, but it is defined as {}.",
-                    function.canonical_path(),
-                    function.kind()
-                ),
-                None,
-            );
-        }
-    }
-    if let Err(message) = function.args().check_args(&args) {
-        return udf_error(&request_id, message, None);
-    }
     let store = state.store.clone();
     let result = tokio::task::spawn_blocking(move || {
         functions::run(&store, function, identity.as_ref(), &args)
@@ -234,7 +165,7 @@ async fn call(
 }
 
 /// A function's failure: HTTP 200, as Convex answers it.
-fn udf_error(request_id: &str, message: String, data: Option<Value>) -> Response {
+fn udf_error_body(request_id: &str, message: &str, data: Option<Value>) -> Value {
     let mut body = json!({
         "status": "error",
         "errorMessage": format!("[Request ID: {request_id}] Server Error\n{message}"),
@@ -243,7 +174,132 @@ fn udf_error(request_id: &str, message: String, data: Option<Value>) -> Response
     if let Some(data) = data {
         body["errorData"] = data;
     }
-    (StatusCode::OK, Json(body)).into_response()
+    body
+}
+
+fn udf_error(request_id: &str, message: String, data: Option<Value>) -> Response {
+    (
+        StatusCode::OK,
+        Json(udf_error_body(request_id, &message, data)),
+    )
+        .into_response()
+}
+
+/// A call whose body decoded: the function, its checked arguments, its path.
+pub(crate) struct Decoded {
+    pub(crate) function: Function,
+    pub(crate) args: Value,
+    pub(crate) path: String,
+    pub(crate) request_id: String,
+}
+
+/// Why a call's body was refused, each with the code Convex answers.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum CallError {
+    /// Not JSON, or not the shape of a call.
+    #[error("Failed to deserialize the JSON body: {0}")]
+    BadJsonBody(String),
+    /// A `format` other than `json` / `convex_encoded_json`.
+    #[error("Requested format {0:?} is not supported; use \"json\"")]
+    FormatNotSupported(String),
+    /// `args` neither an object nor a one-object array.
+    #[error("args must be an object, or an array holding one object")]
+    InvalidArgs,
+    /// The function is unknown, of another kind, or its arguments do not
+    /// validate: a function error (HTTP 200), as Convex answers it.
+    #[error("{message}")]
+    Function {
+        /// Shown in the error message, as Convex does.
+        request_id: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl CallError {
+    /// The status and JSON body Convex answers for this error.
+    pub(crate) fn status_and_body(&self) -> (StatusCode, Value) {
+        let code = match self {
+            CallError::BadJsonBody(_) => "BadJsonBody",
+            CallError::FormatNotSupported(_) => "RequestedFormatNotSupported",
+            CallError::InvalidArgs => "InvalidArgs",
+            CallError::Function {
+                request_id,
+                message,
+            } => return (StatusCode::OK, udf_error_body(request_id, message, None)),
+        };
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": code, "message": self.to_string()}),
+        )
+    }
+}
+
+impl IntoResponse for CallError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.status_and_body();
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Decodes a call's JSON body (`/api/query` and friends, or `/api/run/<path>`
+/// with `run_path`), resolves the function and checks its arguments.
+pub(crate) fn decode_call(
+    kind: Option<Kind>,
+    run_path: Option<String>,
+    bytes: &[u8],
+) -> Result<Decoded, CallError> {
+    let req: CallBody =
+        serde_json::from_slice(bytes).map_err(|e| CallError::BadJsonBody(e.to_string()))?;
+    match req.format.as_deref() {
+        None | Some("json") | Some("convex_encoded_json") => {}
+        Some(other) => return Err(CallError::FormatNotSupported(other.to_owned())),
+    }
+    let args = match req.args {
+        None => json!({}),
+        Some(Value::Object(o)) => Value::Object(o),
+        Some(Value::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
+            items.remove(0)
+        }
+        Some(_) => return Err(CallError::InvalidArgs),
+    };
+    let path = match (run_path, req.path) {
+        (Some(p), _) => match p.rsplit_once('/') {
+            Some((module, function)) => format!("{module}:{function}"),
+            None => format!("{p}:default"),
+        },
+        (None, Some(p)) => p,
+        (None, None) => return Err(CallError::BadJsonBody("missing field `path`".into())),
+    };
+    let request_id = crate::store::new_id()[..16].to_owned();
+    let fail = |message: String| CallError::Function {
+        request_id: request_id.clone(),
+        message,
+    };
+    let (module, name) = path.split_once(':').unwrap_or((path.as_str(), "default"));
+    let Some(function) = Function::lookup(module, name) else {
+        let shown = format!("{}:{}", module.strip_suffix(".js").unwrap_or(module), name);
+        return Err(fail(format!(
+            "Could not find public function for '{shown}'. Did you forget to run \
+             `npx convex dev` or `npx convex deploy`?"
+        )));
+    };
+    if let Some(kind) = kind {
+        if kind != function.kind() {
+            return Err(fail(format!(
+                "Trying to execute {} as {kind}, but it is defined as {}.",
+                function.canonical_path(),
+                function.kind()
+            )));
+        }
+    }
+    function.args().check_args(&args).map_err(fail)?;
+    Ok(Decoded {
+        function,
+        args,
+        path,
+        request_id,
+    })
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Value>, Response> {

@@ -33,6 +33,9 @@ mod server;
 mod store;
 mod validate;
 
+#[cfg(test)]
+mod proptests;
+
 pub use config::{AuthProvider, Config, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT};
 pub use error::Error;
 pub use http::{app, AppState};

@@ -17,6 +17,7 @@ use crate::{seed, Config, Error};
 pub struct ConvexLocal {
     addr: SocketAddr,
     store: Arc<Store>,
+    verifier: Arc<Verifier>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -44,9 +45,14 @@ impl ConvexLocal {
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
         let store = Arc::new(store);
+        let verifier = Arc::new(Verifier::new(
+            config.providers.clone(),
+            config.leeway,
+            config.keys_max_age,
+        ));
         let state = AppState {
             store: store.clone(),
-            verifier: Arc::new(Verifier::new(config.providers.clone(), config.leeway)),
+            verifier: verifier.clone(),
             max_body_bytes: config.max_body_bytes,
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
@@ -64,6 +70,7 @@ impl ConvexLocal {
         Ok(ConvexLocal {
             addr,
             store,
+            verifier,
             shutdown: Some(tx),
             task: Some(task),
         })
@@ -89,6 +96,12 @@ impl ConvexLocal {
             .iter()
             .map(|m| m.to_doc())
             .collect())
+    }
+
+    /// How many verified tokens the backend remembers (so a repeated token
+    /// skips signature checks). For tests and diagnostics.
+    pub fn cached_tokens(&self) -> usize {
+        self.verifier.cached_tokens()
     }
 
     /// Stops accepting connections, lets requests in flight finish, and

@@ -69,14 +69,62 @@ fn open(path: &Path) -> Result<Connection, Error> {
     Ok(conn)
 }
 
+/// The data folder, private to its owner (0700 on Unix): messages are personal.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        // A folder that already existed keeps its mode otherwise.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+/// The database, its WAL and its shared-memory file, 0600 on Unix. SQLite
+/// gives the WAL and SHM the database file's mode, so creating that file
+/// 0600 first covers new ones; existing files are tightened here.
+fn make_private(db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
+}
+
 impl Store {
     pub(crate) fn open(dir: &Path) -> Result<Store, Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
+        let private = |source| Error::DataDir {
             path: dir.to_owned(),
             source,
-        })?;
+        };
+        create_private_dir(dir).map_err(private)?;
         let path = dir.join(DB_FILE);
+        make_private(&path).map_err(private)?;
         let conn = open(&path)?;
+        // Opening in WAL mode created the WAL and SHM files.
+        make_private(&path).map_err(private)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS messages (
                  id TEXT PRIMARY KEY NOT NULL,

@@ -26,13 +26,17 @@ async fn sign_in(http: &reqwest::Client, issuer: &str) -> String {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let html = http.get(url).send().await.unwrap().text().await.unwrap();
-    let marker = r#"name="request" value=""#;
-    let at = html.find(marker).unwrap() + marker.len();
-    let request = &html[at..at + html[at..].find('"').unwrap()];
+    let hidden = |name: &str| {
+        let marker = format!(r#"name="{name}" value=""#);
+        let at = html.find(&marker).unwrap() + marker.len();
+        html[at..at + html[at..].find('"').unwrap()].to_string()
+    };
+    let (request, csrf) = (hidden("request"), hidden("csrf"));
     let resp = http
         .post(format!("{issuer}/sign-in"))
         .form(&[
-            ("request", request),
+            ("request", request.as_str()),
+            ("csrf", csrf.as_str()),
             ("email", demo::ADA_EMAIL),
             ("password", demo::PASSWORD),
         ])

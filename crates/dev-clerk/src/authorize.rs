@@ -16,10 +16,11 @@ use url::Url;
 use crate::config::Client;
 use crate::discovery::SCOPES;
 use crate::form::{read_form, Params};
+use crate::limit::Locked;
 use crate::pages;
 use crate::secret;
 use crate::server::{now, Shared};
-use crate::store::{normalize_scope, AuthRequest};
+use crate::store::{normalize_scope, AuthRequest, PendingIds, PendingRequest, SESSION_TTL_SECS};
 
 /// Name of the browser session cookie.
 pub(crate) const SESSION_COOKIE: &str = "dev_clerk_session";
@@ -53,7 +54,7 @@ pub(crate) async fn authorize_post(
     }
 }
 
-fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
+pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
     let now = now();
     let bad_page =
         |title: &str, detail: &str| pages::error_page(StatusCode::BAD_REQUEST, title, detail);
@@ -218,33 +219,133 @@ fn authorize(shared: &Shared, headers: &HeaderMap, p: &Params) -> Response {
     let force_form = prompts.contains(&"login") || prompts.contains(&"select_account");
     let session = session_cookie(headers)
         .and_then(|c| shared.store.session(c, now))
-        .filter(|(_, user_id, _)| shared.user(user_id).is_some());
+        .and_then(|s| shared.user(&s.user_id).map(|u| (s, u)));
+    // RFC 8252 section 8.6: any program on this computer can listen on a
+    // loopback port, so a code for a loopback redirect needs the person's
+    // say-so even when the browser is signed in.
+    let ask_consent = is_loopback_redirect(redirect_uri) || prompts.contains(&"consent");
     match session {
-        Some((session_id, user_id, auth_time)) if !force_form => {
+        Some((session, user)) if !force_form && !ask_consent => {
             tracing::info!(
                 client_id,
-                user_id,
+                user_id = %user.id,
                 "authorize: signed-in session, code issued"
             );
             let code = shared.store.issue_code(
                 request.clone(),
-                &user_id,
-                &session_id,
-                auth_time,
+                &session.user_id,
+                &session.id,
+                session.auth_time,
                 now + shared.config.code_ttl.as_secs(),
                 now,
             );
             redirect_success(shared, &request, &code, StatusCode::FOUND, None)
+        }
+        Some(_) if prompts.contains(&"none") => fail(
+            "consent_required",
+            "signed in, but a loopback redirect needs the person's consent and prompt=none forbids asking",
+        ),
+        Some((session, user)) if !force_form => {
+            let ids = shared.store.put_pending(request.clone(), Some(session), now);
+            pages::consent_page(client, &request, &ids, user)
         }
         _ if prompts.contains(&"none") => {
             fail("login_required", "no signed-in session and prompt=none")
         }
         _ => {
             let email = request.login_hint.clone().unwrap_or_default();
-            let id = shared.store.put_pending(request.clone(), now);
-            pages::sign_in_page(shared, client, &request, &id, &email, None)
+            let ids = shared.store.put_pending(request.clone(), None, now);
+            pages::sign_in_page(shared, client, &request, &ids, &email, None, StatusCode::OK)
         }
     }
+}
+
+/// Whether a redirect URI points at this computer (a loopback IP or `localhost`).
+pub(crate) fn is_loopback_redirect(uri: &str) -> bool {
+    let Ok(url) = Url::parse(uri) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Why a page's form was refused before anything else was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FormRefusal {
+    /// `request` or `csrf` was sent twice.
+    #[error("request or csrf appears more than once.")]
+    Repeated,
+    /// No such request, or it expired or was used.
+    #[error("Go back to the application and start signing in again.")]
+    Expired,
+    /// The CSRF token is missing or is not the one issued with the request.
+    #[error(
+        "Its security token is missing or wrong. Go back to the application and start signing in again."
+    )]
+    BadCsrf,
+}
+
+impl IntoResponse for FormRefusal {
+    fn into_response(self) -> Response {
+        let title = match self {
+            FormRefusal::Repeated => "This sign-in form is malformed",
+            FormRefusal::Expired => "This sign-in page has expired",
+            FormRefusal::BadCsrf => "This form was not sent by this sign-in page",
+        };
+        pages::error_page(StatusCode::BAD_REQUEST, title, &self.to_string())
+    }
+}
+
+/// The page's request, if its id is known and its CSRF token is the one
+/// issued with it. Anything else is a 400 page and nothing is issued.
+fn pending_from_form(
+    shared: &Shared,
+    p: &Params,
+    now: u64,
+) -> Result<(PendingIds, PendingRequest), FormRefusal> {
+    if p.is_repeated("request") || p.is_repeated("csrf") {
+        return Err(FormRefusal::Repeated);
+    }
+    let Some((id, pending)) = p
+        .get("request")
+        .and_then(|id| shared.store.pending(id, now).map(|r| (id, r)))
+    else {
+        return Err(FormRefusal::Expired);
+    };
+    let csrf_ok = p
+        .get("csrf")
+        .is_some_and(|given| secret::constant_time_eq(given.as_bytes(), pending.csrf.as_bytes()));
+    if !csrf_ok {
+        tracing::warn!(client_id = %pending.request.client_id, "form refused: missing or wrong CSRF token");
+        return Err(FormRefusal::BadCsrf);
+    }
+    let ids = PendingIds {
+        id: id.to_string(),
+        csrf: pending.csrf.clone(),
+    };
+    Ok((ids, pending))
+}
+
+fn malformed_form(e: &crate::form::BodyError) -> Response {
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in form is malformed",
+        &e.describe(),
+    )
+}
+
+fn unknown_client_page() -> Response {
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        "Unknown application",
+        "The application is no longer registered.",
+    )
 }
 
 /// `POST /sign-in`: the sign-in form. A wrong password shows the form again and issues nothing.
@@ -253,51 +354,63 @@ pub(crate) async fn sign_in_submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let now = now();
-    let p = match read_form(&headers, body).await {
-        Ok(p) => p,
-        Err(e) => {
-            return pages::error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in form is malformed",
-                &e.describe(),
-            )
-        }
+    match read_form(&headers, body).await {
+        Ok(p) => sign_in_form(&shared, &p, now()),
+        Err(e) => malformed_form(&e),
+    }
+}
+
+/// The sign-in form's checks, in order: the request and its CSRF token, the
+/// account's lockout, then the password.
+pub(crate) fn sign_in_form(shared: &Shared, p: &Params, now: u64) -> Response {
+    let (ids, pending) = match pending_from_form(shared, p, now) {
+        Ok(found) => found,
+        Err(refusal) => return refusal.into_response(),
     };
-    let Some((request_id, request)) = p
-        .get("request")
-        .and_then(|id| shared.store.pending(id, now).map(|r| (id, r)))
-    else {
-        return pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in page has expired",
-            "Go back to the application and start signing in again.",
-        );
-    };
+    let request = pending.request;
     let Some(client) = shared.client(&request.client_id) else {
-        return pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "Unknown application",
-            "The application is no longer registered.",
-        );
+        return unknown_client_page();
     };
     let email = p.get("email").unwrap_or("").trim();
     let password = p.get("password").unwrap_or("");
+    let locked_page = |locked: Locked| {
+        let mut page = pages::sign_in_page(
+            shared,
+            client,
+            &request,
+            &ids,
+            email,
+            Some(&locked.to_string()),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(locked.0));
+        page
+    };
+    if let Err(locked) = shared.limiter.check(email, now) {
+        tracing::info!(client_id = %request.client_id, "sign-in: account locked after failed attempts");
+        return locked_page(locked);
+    }
     let user = shared
         .user_by_email(email)
         .filter(|u| secret::constant_time_eq(u.password.as_bytes(), password.as_bytes()));
     let Some(user) = user else {
         tracing::info!(client_id = %request.client_id, "sign-in: incorrect email or password");
+        if let Some(locked) = shared.limiter.fail(email, now) {
+            return locked_page(locked);
+        }
         return pages::sign_in_page(
-            &shared,
+            shared,
             client,
             &request,
-            request_id,
+            &ids,
             email,
             Some("Incorrect email or password."),
+            StatusCode::OK,
         );
     };
-    shared.store.take_pending(request_id);
+    shared.limiter.succeed(email);
+    shared.store.take_pending(&ids.id);
     let (cookie, session_id) = shared.store.create_session(&user.id, now);
     let code = shared.store.issue_code(
         request.clone(),
@@ -309,15 +422,76 @@ pub(crate) async fn sign_in_submit(
     );
     shared.mark_changed();
     tracing::info!(client_id = %request.client_id, user_id = %user.id, "sign-in: signed in, code issued");
-    let set_cookie =
-        format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000");
+    let set_cookie = format!(
+        "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL_SECS}"
+    );
     redirect_success(
-        &shared,
+        shared,
         &request,
         &code,
         StatusCode::SEE_OTHER,
         Some(set_cookie),
     )
+}
+
+/// `POST /consent`: the consent page's two buttons.
+pub(crate) async fn consent_submit(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match read_form(&headers, body).await {
+        Ok(p) => consent_form(&shared, &headers, &p, now()),
+        Err(e) => malformed_form(&e),
+    }
+}
+
+/// `action=continue` issues the code for the session the page offered, if
+/// this browser still holds it; `action=switch` shows the sign-in form.
+pub(crate) fn consent_form(shared: &Shared, headers: &HeaderMap, p: &Params, now: u64) -> Response {
+    let (ids, pending) = match pending_from_form(shared, p, now) {
+        Ok(found) => found,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(offered) = pending.consent else {
+        return FormRefusal::Expired.into_response();
+    };
+    let request = pending.request;
+    let Some(client) = shared.client(&request.client_id) else {
+        return unknown_client_page();
+    };
+    match p.get("action") {
+        Some("continue") if !p.is_repeated("action") => {
+            let current = session_cookie(headers).and_then(|c| shared.store.session(c, now));
+            if current.as_ref() != Some(&offered) || shared.user(&offered.user_id).is_none() {
+                return pages::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "You are no longer signed in here",
+                    "This browser's session ended or changed. Go back to the application and start signing in again.",
+                );
+            }
+            shared.store.take_pending(&ids.id);
+            let code = shared.store.issue_code(
+                request.clone(),
+                &offered.user_id,
+                &offered.id,
+                offered.auth_time,
+                now + shared.config.code_ttl.as_secs(),
+                now,
+            );
+            tracing::info!(client_id = %request.client_id, user_id = %offered.user_id, "consent: continued, code issued");
+            redirect_success(shared, &request, &code, StatusCode::SEE_OTHER, None)
+        }
+        Some("switch") if !p.is_repeated("action") => {
+            let email = request.login_hint.clone().unwrap_or_default();
+            pages::sign_in_page(shared, client, &request, &ids, &email, None, StatusCode::OK)
+        }
+        _ => pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "This consent form is malformed",
+            "action must be continue or switch.",
+        ),
+    }
 }
 
 /// RFC 8252 section 7.3: a registered loopback IP redirect matches any port;

@@ -10,10 +10,23 @@ use axum::http::{header, HeaderMap};
 use crate::server::MAX_BODY;
 
 /// Parameters of one request.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Params {
     values: HashMap<String, String>,
     repeated: Vec<String>,
+}
+
+/// Names only: values include passwords, codes, verifiers and tokens.
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.values.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let mut map = f.debug_map();
+        for name in names {
+            map.entry(&name, &crate::secret::REDACTED);
+        }
+        map.finish()
+    }
 }
 
 impl Params {
@@ -110,4 +123,30 @@ pub(crate) async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params,
         return Err(BodyError::NotUtf8);
     }
     Ok(Params::parse(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let p = Params::parse(
+            b"password=hunter2-secret&code=c0de-secret&refresh_token=rt-secret&client_id=app",
+        );
+        let text = format!("{p:?}");
+        for secret in ["hunter2-secret", "c0de-secret", "rt-secret", "app\""] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("\"password\": \"[redacted]\""), "{text}");
+    }
+
+    #[test]
+    fn repeats_and_empty_values() {
+        let p = Params::parse(b"a=1&a=2&b=&c=3");
+        assert!(p.is_repeated("a") && !p.is_repeated("c"));
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.first_repeated(), Some("a"));
+    }
 }

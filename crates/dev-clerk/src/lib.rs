@@ -17,9 +17,14 @@
 //! * [`Config`], [`Client`], [`User`], [`demo`]: settings (`config.rs`).
 //! * [`DevClerk`], [`app`], [`AppState`], [`GrantCounts`], [`TokenFault`]:
 //!   the server and its handle (`server.rs`).
-//! * Endpoints: `discovery.rs`, `authorize.rs` (authorize + sign-in form),
-//!   `token.rs` (token, userinfo, revoke, token_info); JWTs in `tokens.rs`;
-//!   keys in `keys.rs`; grants and sessions in `store.rs`; pages in `pages.rs`.
+//! * Endpoints: `discovery.rs`, `authorize.rs` (authorize, the sign-in form,
+//!   and the consent page a signed-in browser sees before a loopback
+//!   redirect gets a code), `token.rs` (token, userinfo, revoke,
+//!   token_info); JWTs in `tokens.rs`; keys in `keys.rs`; grants, sessions
+//!   and pages in progress (with their CSRF tokens) in `store.rs`; pages in
+//!   `pages.rs`.
+//! * Guards: `host.rs` answers only for the issuer's own `Host` (DNS
+//!   rebinding); `limit.rs` locks an account after repeated wrong passwords.
 
 mod authorize;
 mod config;
@@ -27,7 +32,9 @@ mod discovery;
 mod error;
 mod form;
 mod fsutil;
+mod host;
 mod keys;
+mod limit;
 mod oauth_error;
 mod pages;
 mod secret;
@@ -35,6 +42,9 @@ mod server;
 mod store;
 mod token;
 mod tokens;
+
+#[cfg(test)]
+mod proptests;
 
 pub use config::{
     demo, parse_duration, Client, Config, User, DEFAULT_CLIENT_ID, DEFAULT_PORT,

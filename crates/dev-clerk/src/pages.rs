@@ -13,9 +13,10 @@ use url::Url;
 use crate::config::{demo, Client, User};
 use crate::secret;
 use crate::server::Shared;
-use crate::store::AuthRequest;
+use crate::store::{AuthRequest, PendingIds};
 
 const SIGN_IN: &str = include_str!("../assets/sign-in.html");
+const CONSENT: &str = include_str!("../assets/consent.html");
 const MESSAGE: &str = include_str!("../assets/message.html");
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -91,15 +92,25 @@ fn csp(nonce: &str, form_action: &str) -> String {
     )
 }
 
+/// Browsers apply form-action to the redirect that follows the POST too.
+fn form_action(request: &AuthRequest) -> String {
+    let redirect_origin = Url::parse(&request.redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    format!("'self' {redirect_origin}").trim().to_string()
+}
+
 /// The sign-in form (contract: `#sign-in-form`, `email`, `password`, hidden
-/// `request`, a `Continue` submit button, `#error` on a failed attempt).
+/// `request` and `csrf`, a `Continue` submit button, `#error` on a failed
+/// attempt). `status` is 200, or 429 while the account is locked.
 pub(crate) fn sign_in_page(
     shared: &Shared,
     client: &Client,
     request: &AuthRequest,
-    request_id: &str,
+    ids: &PendingIds,
     email: &str,
     error: Option<&str>,
+    status: StatusCode,
 ) -> Response {
     let nonce = secret::random_token(16);
     let error_html = error
@@ -144,17 +155,41 @@ pub(crate) fn sign_in_page(
             ("nonce", &nonce),
             ("client_name", &escape(client.display_name())),
             ("error", &error_html),
-            ("request", &escape(request_id)),
+            ("request", &escape(&ids.id)),
+            ("csrf", &escape(&ids.csrf)),
             ("email", &escape(email)),
             ("demo", &demo_html),
         ],
     );
-    // Browsers apply form-action to the redirect that follows the POST too.
-    let redirect_origin = Url::parse(&request.redirect_uri)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    let form_action = format!("'self' {redirect_origin}");
-    html_response(StatusCode::OK, html, &csp(&nonce, form_action.trim()))
+    html_response(status, html, &csp(&nonce, &form_action(request)))
+}
+
+/// The consent page shown to a browser that is already signed in, before a
+/// code goes to a loopback redirect ([RFC 8252 section 8.6](https://www.rfc-editor.org/rfc/rfc8252#section-8.6):
+/// any local program can claim a loopback port). Contract: `form#consent-form`
+/// posting to `/consent` with hidden `request` and `csrf`, and two submit
+/// buttons named `action`: `continue` ("Continue as <name>") and `switch`
+/// ("Use another account").
+pub(crate) fn consent_page(
+    client: &Client,
+    request: &AuthRequest,
+    ids: &PendingIds,
+    user: &User,
+) -> Response {
+    let nonce = secret::random_token(16);
+    let html = render(
+        CONSENT,
+        &[
+            ("nonce", &nonce),
+            ("client_name", &escape(client.display_name())),
+            ("user_id", &escape(&user.id)),
+            ("user_name", &escape(&user.full_name())),
+            ("user_email", &escape(&user.email)),
+            ("request", &escape(&ids.id)),
+            ("csrf", &escape(&ids.csrf)),
+        ],
+    );
+    html_response(StatusCode::OK, html, &csp(&nonce, &form_action(request)))
 }
 
 /// An error page for problems the client cannot be told about.

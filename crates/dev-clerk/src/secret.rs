@@ -5,6 +5,9 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// What `Debug` prints in place of a secret.
+pub(crate) const REDACTED: &str = "[redacted]";
+
 /// `bytes` random bytes from the OS, base64url without padding.
 pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

@@ -12,7 +12,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Client, Config, User};
 use crate::error::Error;
+use crate::host::AllowedHost;
 use crate::keys::KeySet;
+use crate::limit::Limiter;
 use crate::store::Store;
 use crate::{authorize, discovery, pages, token};
 
@@ -52,6 +54,10 @@ pub(crate) struct Shared {
     pub(crate) refresh_grants: AtomicU64,
     /// Wakes the task that writes `state.json`.
     pub(crate) changed: Notify,
+    /// Failed sign-in attempts per account.
+    pub(crate) limiter: Limiter,
+    /// The only `Host` header answered (the issuer's authority), against DNS rebinding.
+    pub(crate) host: AllowedHost,
 }
 
 impl Shared {
@@ -108,8 +114,12 @@ impl AppState {
         })?;
         let keys = KeySet::load_or_create(&config.data_dir, now(), Shared::key_grace(&config))?;
         let store = Store::load(&config.data_dir)?;
+        let issuer = issuer.trim_end_matches('/').to_string();
+        let host = AllowedHost::of_issuer(&issuer)?;
         Ok(AppState(Arc::new(Shared {
-            issuer: issuer.trim_end_matches('/').to_string(),
+            issuer,
+            host,
+            limiter: Limiter::default(),
             keys: RwLock::new(keys),
             store,
             config,
@@ -142,6 +152,7 @@ pub fn app(state: AppState) -> Router {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route("/sign-in", post(authorize::sign_in_submit))
+        .route("/consent", post(authorize::consent_submit))
         .route("/oauth/token", post(token::token_issue))
         .route(
             "/oauth/userinfo",
@@ -151,6 +162,10 @@ pub fn app(state: AppState) -> Router {
         .route("/oauth/token_info", post(token::token_introspect))
         .route("/avatars/{file}", get(pages::avatar_get))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.0.clone(),
+            crate::host::host_check,
+        ))
         .with_state(state.0)
 }
 

@@ -22,11 +22,19 @@ pub(crate) const STATE_FILE: &str = "state.json";
 /// How many rotated-away refresh tokens a grant remembers for reuse detection.
 const USED_REFRESH_MEMORY: usize = 64;
 
-/// How long a signed-in browser session lasts.
-const SESSION_TTL_SECS: u64 = 30 * 86_400;
+/// How long a signed-in browser session lasts: one day, so a cookie left in
+/// a shared browser stops vouching for its person soon.
+pub(crate) const SESSION_TTL_SECS: u64 = 86_400;
 
 /// How long a sign-in page stays usable.
 const PENDING_TTL_SECS: u64 = 30 * 60;
+
+/// Pages in progress kept at most: anyone can open the authorize URL, so
+/// the oldest are dropped rather than memory growing without bound.
+const MAX_PENDING: usize = 20_000;
+
+/// Expired pages are swept at most this often (a sweep walks them all).
+const PENDING_SWEEP_SECS: u64 = 60;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Persisted {
@@ -74,7 +82,7 @@ struct RefreshRec {
 }
 
 /// A validated authorization request waiting for the person to sign in.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct AuthRequest {
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
@@ -85,8 +93,59 @@ pub(crate) struct AuthRequest {
     pub(crate) login_hint: Option<String>,
 }
 
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `state` and `nonce` bind the response to the client's flow: keep them out of logs.
+        f.debug_struct("AuthRequest")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("state", &secret::REDACTED)
+            .field("scope", &self.scope)
+            .field("code_challenge", &self.code_challenge)
+            .field("nonce", &self.nonce.as_ref().map(|_| secret::REDACTED))
+            .field("login_hint", &self.login_hint)
+            .finish()
+    }
+}
+
+/// A signed-in browser session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Session {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) auth_time: u64,
+}
+
+/// A request waiting on a page (sign-in form or consent page).
+#[derive(Clone)]
+pub(crate) struct PendingRequest {
+    pub(crate) request: AuthRequest,
+    /// The CSRF token every form of this request must carry back.
+    pub(crate) csrf: String,
+    /// For a consent page: the session it offers to continue.
+    pub(crate) consent: Option<Session>,
+}
+
+impl std::fmt::Debug for PendingRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRequest")
+            .field("request", &self.request)
+            .field("csrf", &secret::REDACTED)
+            .field("consent", &self.consent)
+            .finish()
+    }
+}
+
+/// The ids a page carries in its hidden inputs.
+pub(crate) struct PendingIds {
+    /// The hidden `request` input.
+    pub(crate) id: String,
+    /// The hidden `csrf` input.
+    pub(crate) csrf: String,
+}
+
 struct Pending {
-    request: AuthRequest,
+    pending: PendingRequest,
     expires_at: u64,
 }
 
@@ -101,7 +160,7 @@ struct CodeRec {
 }
 
 /// What a successful grant gives the token minting step.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Issued {
     pub(crate) grant_id: String,
     pub(crate) user_id: String,
@@ -112,6 +171,24 @@ pub(crate) struct Issued {
     pub(crate) nonce: Option<String>,
     /// The new refresh token in clear (only here, never stored).
     pub(crate) refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("grant_id", &self.grant_id)
+            .field("user_id", &self.user_id)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("session_id", &self.session_id)
+            .field("auth_time", &self.auth_time)
+            .field("nonce", &self.nonce.as_ref().map(|_| secret::REDACTED))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| secret::REDACTED),
+            )
+            .finish()
+    }
 }
 
 /// What introspection says of a refresh token.
@@ -133,6 +210,8 @@ struct Inner {
     codes: HashMap<String, CodeRec>,
     /// By request id (the hidden `request` input of the sign-in form).
     pending: HashMap<String, Pending>,
+    /// When expired pending requests were last swept.
+    pending_swept_at: u64,
     /// Bumped on every change of `persisted`.
     generation: u64,
 }
@@ -205,11 +284,17 @@ impl Store {
 
     // --- browser sessions -------------------------------------------------
 
-    /// The session a cookie value names, if alive: `(session id, user id, auth_time)`.
-    pub(crate) fn session(&self, cookie: &str, now: u64) -> Option<(String, String, u64)> {
+    /// The session a cookie value names, if alive.
+    pub(crate) fn session(&self, cookie: &str, now: u64) -> Option<Session> {
         let inner = self.lock();
         let s = inner.persisted.sessions.get(&secret::hash(cookie))?;
-        (s.expires_at > now).then(|| (s.id.clone(), s.user_id.clone(), s.auth_time))
+        // Sessions saved when they lasted 30 days end one day after sign-in too.
+        let alive = s.expires_at > now && s.auth_time.saturating_add(SESSION_TTL_SECS) > now;
+        alive.then(|| Session {
+            id: s.id.clone(),
+            user_id: s.user_id.clone(),
+            auth_time: s.auth_time,
+        })
     }
 
     /// Starts a session; returns `(cookie value, session id)`.
@@ -232,26 +317,39 @@ impl Store {
 
     // --- sign-in requests in progress --------------------------------------
 
-    /// Remembers a validated request; returns the id the form carries.
-    pub(crate) fn put_pending(&self, request: AuthRequest, now: u64) -> String {
-        let id = secret::random_token(24);
+    /// Remembers a validated request (and, for a consent page, the session
+    /// it offers); returns the ids its page carries, the CSRF token fresh and random.
+    pub(crate) fn put_pending(
+        &self,
+        request: AuthRequest,
+        consent: Option<Session>,
+        now: u64,
+    ) -> PendingIds {
+        let ids = PendingIds {
+            id: secret::random_token(24),
+            csrf: secret::random_token(32),
+        };
         let mut inner = self.lock();
-        inner.pending.retain(|_, p| p.expires_at > now);
+        inner.sweep_pending(now);
         inner.pending.insert(
-            id.clone(),
+            ids.id.clone(),
             Pending {
-                request,
+                pending: PendingRequest {
+                    request,
+                    csrf: ids.csrf.clone(),
+                    consent,
+                },
                 expires_at: now + PENDING_TTL_SECS,
             },
         );
-        id
+        ids
     }
 
-    /// The request behind a sign-in form, if still valid.
-    pub(crate) fn pending(&self, id: &str, now: u64) -> Option<AuthRequest> {
+    /// The request behind a page, if still valid.
+    pub(crate) fn pending(&self, id: &str, now: u64) -> Option<PendingRequest> {
         let inner = self.lock();
         let p = inner.pending.get(id)?;
-        (p.expires_at > now).then(|| p.request.clone())
+        (p.expires_at > now).then(|| p.pending.clone())
     }
 
     /// Ends a sign-in request (after a successful sign-in).
@@ -591,6 +689,25 @@ impl Store {
 }
 
 impl Inner {
+    fn sweep_pending(&mut self, now: u64) {
+        let full = self.pending.len() >= MAX_PENDING;
+        if full || now >= self.pending_swept_at + PENDING_SWEEP_SECS {
+            self.pending.retain(|_, p| p.expires_at > now);
+            self.pending_swept_at = now;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            let mut by_age: Vec<(u64, String)> = self
+                .pending
+                .iter()
+                .map(|(id, p)| (p.expires_at, id.clone()))
+                .collect();
+            by_age.sort_unstable();
+            for (_, id) in by_age.iter().take(MAX_PENDING / 10) {
+                self.pending.remove(id);
+            }
+        }
+    }
+
     fn reindex(&mut self) {
         self.refresh_index.clear();
         for g in self.persisted.grants.values() {
@@ -836,6 +953,60 @@ mod tests {
             store.grant_count(),
             0,
             "refresh expired at 150, no access token: pruned"
+        );
+    }
+
+    #[test]
+    fn sessions_last_one_day_even_if_saved_for_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::load(dir.path()).unwrap();
+        let (cookie, id) = store.create_session("user_1", 100);
+        assert_eq!(store.session(&cookie, 100 + 86_399).map(|s| s.id), Some(id));
+        assert!(store.session(&cookie, 100 + 86_400).is_none());
+        // A session written when they lasted 30 days.
+        let (old, _) = store.create_session("user_1", 100);
+        store
+            .lock()
+            .persisted
+            .sessions
+            .get_mut(&secret::hash(&old))
+            .unwrap()
+            .expires_at = 100 + 30 * 86_400;
+        assert!(store.session(&old, 100 + 2 * 86_400).is_none());
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let mut r = request("openid offline_access");
+        r.state = "state-secret-1234".into();
+        r.nonce = Some("nonce-secret".into());
+        let issued = Issued {
+            grant_id: "grant_1".into(),
+            user_id: "user_1".into(),
+            client_id: "app".into(),
+            scope: "openid".into(),
+            session_id: "sess_1".into(),
+            auth_time: 1,
+            nonce: Some("nonce-secret".into()),
+            refresh_token: Some("refresh-secret".into()),
+        };
+        let pending = PendingRequest {
+            request: r.clone(),
+            csrf: "csrf-secret".into(),
+            consent: None,
+        };
+        let text = format!("{r:?} {issued:?} {pending:?}");
+        for secret in [
+            "state-secret-1234",
+            "nonce-secret",
+            "refresh-secret",
+            "csrf-secret",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(
+            text.contains("[redacted]") && text.contains("grant_1"),
+            "{text}"
         );
     }
 

@@ -148,12 +148,21 @@ async fn token_inner(
     body: Body,
 ) -> Result<Response, OAuthError> {
     let p = read_form(headers, body).await.map_err(body_error)?;
+    token_grant(shared, headers, &p)
+}
+
+/// The token request once its body is read: client authentication, then the grant.
+pub(crate) fn token_grant(
+    shared: &Shared,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Response, OAuthError> {
     if let Some(name) = p.first_repeated() {
         return Err(OAuthError::invalid_request(format!(
             "parameter {name} appears more than once"
         )));
     }
-    let client = authenticate(shared, headers, &p)?;
+    let client = authenticate(shared, headers, p)?;
     let now = now();
     let refresh_ttl = shared.config.refresh_token_ttl.as_secs();
     let (issued, counter) = match p.get("grant_type") {

@@ -7,6 +7,8 @@ mod binary;
 mod cases;
 /// Each function with and without identity, isolation, pagination.
 mod functions;
+/// Issuer outages: stale keys keep verifying, unknown kids evict nothing.
+mod outage;
 /// Malformed requests, auth header shapes, CORS.
 mod requests;
 /// Restart, concurrent writers, demo seed, messages_by_author.

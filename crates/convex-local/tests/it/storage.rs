@@ -154,3 +154,40 @@ async fn first_start_seeds_demo_messages_once() {
         .unwrap();
     assert_eq!(again.len(), ada.len(), "not seeded twice");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_files_and_folder_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let issuer = TestIssuer::start(&["rsa_a"]).await;
+    let parent = tempfile::tempdir().unwrap();
+    // A folder convex-local creates itself, and one that was there, too open.
+    let made = parent.path().join("new").join("data");
+    let existing = parent.path().join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for dir in [made, existing] {
+        let server = ConvexLocal::start(config_for(&issuer, &dir)).await.unwrap();
+        let http = reqwest::Client::new();
+        let resp = http
+            .post(format!("{}/api/mutation", server.url()))
+            .bearer_auth(issuer.ada())
+            .json(&json!({"path": "messages:send", "args": {"body": "private"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        for file in [
+            "convex-local.sqlite3",
+            "convex-local.sqlite3-wal",
+            "convex-local.sqlite3-shm",
+        ] {
+            let path = dir.join(file);
+            assert!(path.exists(), "{file} exists while the server runs");
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        server.stop().await;
+    }
+}

@@ -1,7 +1,7 @@
 //! Test helpers: a test OIDC issuer (discovery + JWKS on 127.0.0.1:0)
 //! with fixed test keys, token signing, and a convex-local on a temp dir.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,13 +32,15 @@ struct IssuerState {
     url: Arc<Mutex<String>>,
     jwks: Arc<Mutex<Vec<Value>>>,
     jwks_hits: Arc<AtomicUsize>,
+    /// While set, discovery answers nothing for a minute (a hung issuer).
+    stalled: Arc<AtomicBool>,
 }
 
 /// A minimal OIDC issuer: discovery document and JWKS, nothing else.
 pub(crate) struct TestIssuer {
     pub(crate) url: String,
     state: IssuerState,
-    _task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl TestIssuer {
@@ -51,7 +53,7 @@ impl TestIssuer {
         let issuer = TestIssuer {
             url,
             state: state.clone(),
-            _task: tokio::spawn(async move {
+            task: tokio::spawn(async move {
                 let app = Router::new()
                     .route("/.well-known/openid-configuration", get(discovery))
                     .route("/.well-known/jwks.json", get(jwks))
@@ -67,6 +69,19 @@ impl TestIssuer {
     pub(crate) fn set_keys(&self, kids: &[&str]) {
         let all = keys();
         *self.state.jwks.lock().unwrap() = kids.iter().map(|k| all[k]["jwk"].clone()).collect();
+    }
+
+    /// Makes discovery hang (true) or answer again (false).
+    pub(crate) fn set_stalled(&self, stalled: bool) {
+        self.state.stalled.store(stalled, Ordering::SeqCst);
+    }
+
+    /// Stops serving: connections are refused from now on.
+    pub(crate) async fn stop(&self) {
+        self.task.abort();
+        while !self.task.is_finished() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     pub(crate) fn jwks_hits(&self) -> usize {
@@ -102,6 +117,9 @@ impl TestIssuer {
 }
 
 async fn discovery(State(s): State<IssuerState>) -> Json<Value> {
+    if s.stalled.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
     let url = s.url.lock().unwrap().clone();
     Json(json!({
         "issuer": url,
@@ -159,10 +177,17 @@ pub(crate) fn config_for(issuer: &TestIssuer, dir: &std::path::Path) -> Config {
 
 impl Backend {
     pub(crate) async fn start(issuer: &TestIssuer) -> Backend {
+        Backend::start_with(issuer, |_| {}).await
+    }
+
+    pub(crate) async fn start_with(
+        issuer: &TestIssuer,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Backend {
         let dir = tempfile::tempdir().unwrap();
-        let server = ConvexLocal::start(config_for(issuer, dir.path()))
-            .await
-            .unwrap();
+        let mut config = config_for(issuer, dir.path());
+        adjust(&mut config);
+        let server = ConvexLocal::start(config).await.unwrap();
         Backend {
             server,
             dir,

@@ -72,7 +72,7 @@ async fn errors_before_the_redirect_uri_is_trusted_are_shown_as_a_page() {
         {
             Page::Other(400, html) => assert!(html.contains(expected), "{expected}: {html}"),
             Page::Redirect(u) => panic!("{expected}: redirected to {u}"),
-            Page::Form { .. } => panic!("{expected}: showed the form"),
+            Page::Form { .. } | Page::Consent { .. } => panic!("{expected}: showed a form"),
             Page::Other(s, _) => panic!("{expected}: status {s}"),
         }
     }

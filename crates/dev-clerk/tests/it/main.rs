@@ -24,6 +24,8 @@ mod userinfo;
 mod restart;
 // Faults, ended grants and counts through the in-process handle.
 mod handle;
+// Consent for signed-in browsers, CSRF tokens, the Host check, the password limit.
+mod hardening;
 // Malformed, oversized and unauthenticated token requests change nothing.
 mod bad_input;
 // The `dev-clerk` binary: flags and the `ready` line.

@@ -66,10 +66,28 @@ async fn a_restart_on_the_same_port_and_folder_keeps_grants_keys_and_sessions() 
     assert_eq!(claims.subject().as_str(), demo::ADA_ID);
     assert_eq!(env.clerk.grants().refresh_token, 1, "counts are per run");
 
-    // The browser session survived too: no form.
-    let Page::Redirect(callback) = browser.open(&env.http, begin(&client).url.as_str()).await
+    // The browser session survived too: no sign-in form, only the consent
+    // page a loopback redirect always gets, and continuing issues a code.
+    let Page::Consent {
+        request,
+        csrf,
+        html,
+    } = browser.open(&env.http, begin(&client).url.as_str()).await
     else {
         panic!("the session should survive the restart");
+    };
+    assert!(html.contains("Continue as Grace Hopper"));
+    let Page::Redirect(callback) = browser
+        .consent(
+            &env.http,
+            &env.clerk.issuer_url(),
+            &request,
+            &csrf,
+            "continue",
+        )
+        .await
+    else {
+        panic!("continue should redirect");
     };
     assert!(param(&callback, "code").is_some());
 }

@@ -38,7 +38,7 @@ async fn a_wrong_password_shows_an_error_and_issues_nothing() {
     let client = env.oidc(REDIRECT).await;
     let flow = begin(&client);
     let mut browser = Browser::default();
-    let Page::Form { request, .. } = browser.open(&env.http, flow.url.as_str()).await else {
+    let Page::Form { request, csrf, .. } = browser.open(&env.http, flow.url.as_str()).await else {
         panic!("no form");
     };
     for (email, password) in [
@@ -51,6 +51,7 @@ async fn a_wrong_password_shows_an_error_and_issues_nothing() {
                 &env.http,
                 &env.clerk.issuer_url(),
                 &request,
+                &csrf,
                 email,
                 password,
             )
@@ -76,6 +77,7 @@ async fn a_wrong_password_shows_an_error_and_issues_nothing() {
             &env.http,
             &env.clerk.issuer_url(),
             &request,
+            &csrf,
             "ADA@example.com",
             demo::PASSWORD,
         )
@@ -92,7 +94,7 @@ async fn a_wrong_password_shows_an_error_and_issues_nothing() {
 }
 
 #[tokio::test]
-async fn a_signed_in_browser_skips_the_form_unless_prompt_is_login() {
+async fn a_signed_in_browser_gets_consent_not_the_form_unless_prompt_is_login() {
     let env = Env::start().await;
     let client = env.oidc(REDIRECT).await;
     let mut browser = Browser::default();
@@ -108,10 +110,9 @@ async fn a_signed_in_browser_skips_the_form_unless_prompt_is_login() {
         .await;
 
     let second = begin(&client);
-    let Page::Redirect(callback) = browser.open(&env.http, second.url.as_str()).await else {
-        panic!("the session should skip the form");
+    let Page::Consent { .. } = browser.open(&env.http, second.url.as_str()).await else {
+        panic!("the session should offer to continue");
     };
-    assert!(param(&callback, "code").is_some());
 
     let mut with_prompt = second.url.clone();
     with_prompt.query_pairs_mut().append_pair("prompt", "login");
@@ -120,15 +121,17 @@ async fn a_signed_in_browser_skips_the_form_unless_prompt_is_login() {
         Page::Form { .. }
     ));
 
+    // prompt=none cannot ask for consent, and a loopback redirect needs it.
     let mut silent = begin(&client).url;
     silent.query_pairs_mut().append_pair("prompt", "none");
     let Page::Redirect(callback) = browser.open(&env.http, silent.as_str()).await else {
         panic!()
     };
-    assert!(
-        param(&callback, "code").is_some(),
-        "prompt=none with a session issues a code"
+    assert_eq!(
+        param(&callback, "error").as_deref(),
+        Some("consent_required")
     );
+    assert!(param(&callback, "code").is_none());
     let Page::Redirect(callback) = Browser::default().open(&env.http, silent.as_str()).await else {
         panic!()
     };
@@ -144,6 +147,7 @@ async fn an_unknown_or_stale_sign_in_request_shows_a_page() {
             &env.http,
             &env.clerk.issuer_url(),
             "made-up",
+            "made-up-too",
             demo::ADA_EMAIL,
             demo::PASSWORD,
         )

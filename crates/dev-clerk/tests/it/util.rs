@@ -156,11 +156,18 @@ pub(crate) struct Browser {
 
 /// What the issuer answered to the authorize request.
 pub(crate) enum Page {
-    /// The sign-in form, with the value of its hidden `request` input.
+    /// The sign-in form, with the values of its hidden `request` and `csrf` inputs.
     Form {
         html: String,
         request: String,
+        csrf: String,
         csp: String,
+    },
+    /// The consent page of a signed-in browser ("Continue as ...").
+    Consent {
+        html: String,
+        request: String,
+        csrf: String,
     },
     /// A redirect to the client.
     Redirect(Url),
@@ -190,10 +197,45 @@ impl Browser {
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
         let html = resp.text().await.unwrap();
-        match hidden_request(&html) {
-            Some(request) if status == 200 => Page::Form { html, request, csp },
+        match (hidden(&html, "request"), hidden(&html, "csrf")) {
+            (Some(request), Some(csrf))
+                if status == 200 && html.contains(r#"id="consent-form""#) =>
+            {
+                Page::Consent {
+                    html,
+                    request,
+                    csrf,
+                }
+            }
+            (Some(request), Some(csrf)) if status == 200 => Page::Form {
+                html,
+                request,
+                csrf,
+                csp,
+            },
             _ => Page::Other(status, html),
         }
+    }
+
+    /// Presses a consent page button (`continue` or `switch`), with this browser's cookie.
+    pub(crate) async fn consent(
+        &self,
+        http: &reqwest::Client,
+        issuer: &str,
+        request: &str,
+        csrf: &str,
+        action: &str,
+    ) -> Page {
+        let mut req = http.post(format!("{issuer}/consent")).form(&[
+            ("request", request),
+            ("csrf", csrf),
+            ("action", action),
+        ]);
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let resp = req.send().await.unwrap();
+        self.page(resp).await
     }
 
     /// Submits the sign-in form; remembers the session cookie it sets.
@@ -202,6 +244,7 @@ impl Browser {
         http: &reqwest::Client,
         issuer: &str,
         request: &str,
+        csrf: &str,
         email: &str,
         password: &str,
     ) -> (Page, bool) {
@@ -209,6 +252,7 @@ impl Browser {
             .post(format!("{issuer}/sign-in"))
             .form(&[
                 ("request", request),
+                ("csrf", csrf),
                 ("email", email),
                 ("password", password),
             ])
@@ -226,7 +270,8 @@ impl Browser {
         (self.page(resp).await, set_cookie.is_some())
     }
 
-    /// Opens the authorize URL, signs in if asked, returns the callback URL.
+    /// Opens the authorize URL, signs in if asked (or continues on the
+    /// consent page of a signed-in browser), returns the callback URL.
     pub(crate) async fn sign_in(
         &mut self,
         http: &reqwest::Client,
@@ -237,11 +282,26 @@ impl Browser {
     ) -> Url {
         match self.open(http, url.as_str()).await {
             Page::Redirect(u) => u,
-            Page::Form { request, .. } => {
-                match self.submit(http, issuer, &request, email, password).await.0 {
+            Page::Form { request, csrf, .. } => {
+                match self
+                    .submit(http, issuer, &request, &csrf, email, password)
+                    .await
+                    .0
+                {
                     Page::Redirect(u) => u,
                     Page::Form { html, .. } => panic!("sign-in refused: {html}"),
+                    Page::Consent { html, .. } => panic!("consent after sign-in: {html}"),
                     Page::Other(s, b) => panic!("sign-in answered {s}: {b}"),
+                }
+            }
+            Page::Consent { request, csrf, .. } => {
+                match self
+                    .consent(http, issuer, &request, &csrf, "continue")
+                    .await
+                {
+                    Page::Redirect(u) => u,
+                    Page::Other(s, b) => panic!("consent answered {s}: {b}"),
+                    _ => panic!("consent showed a page"),
                 }
             }
             Page::Other(s, b) => panic!("authorize answered {s}: {b}"),
@@ -249,10 +309,11 @@ impl Browser {
     }
 }
 
-/// The value of `<input type="hidden" name="request" value="...">`.
-pub(crate) fn hidden_request(html: &str) -> Option<String> {
-    let at = html.find(r#"name="request" value=""#)?;
-    let rest = &html[at + r#"name="request" value=""#.len()..];
+/// The value of `<input type="hidden" name="NAME" value="...">`.
+pub(crate) fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let at = html.find(&marker)?;
+    let rest = &html[at + marker.len()..];
     Some(rest[..rest.find('"')?].to_string())
 }
 
