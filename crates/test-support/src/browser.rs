@@ -1,5 +1,6 @@
 //! The person at the sign-in page, played over HTTP: GET the authorize URL,
-//! fill `form#sign-in-form`, submit, and read where the issuer redirects.
+//! fill `form#sign-in-form` (or, with a session cookie, press "Continue" on
+//! `form#consent-form`), submit, and read where the issuer redirects.
 
 use std::time::Duration;
 
@@ -33,9 +34,10 @@ impl TestBrowser {
         }
     }
 
-    /// Opens the authorize URL. If the issuer redirects at once (a session
-    /// cookie, no `prompt=login`), returns `Ok(Err(location))`; otherwise the
-    /// sign-in page's HTML as `Ok(Ok(html))`.
+    /// Opens the authorize URL. If the issuer redirects at once, returns
+    /// `Ok(Err(location))`; otherwise the page's HTML as `Ok(Ok(html))`: the
+    /// sign-in form, or (a session cookie, a loopback redirect, no
+    /// `prompt=login`) dev-clerk's consent page, "Continue as ...".
     pub async fn open(&self, authorize_url: &Url) -> Result<std::result::Result<String, Url>> {
         let resp = self.http.get(authorize_url.clone()).send().await?;
         if resp.status().is_redirection() {
@@ -60,14 +62,40 @@ impl TestBrowser {
             Ok(html) => html,
             Err(already) => return Ok(already),
         };
-        let form = parse_form(&html)?;
-        let action = authorize_url
-            .join(&form.action)
-            .map_err(|e| Error::Page(format!("bad form action {:?}: {e}", form.action)))?;
-        let mut fields = form.hidden;
+        if is_consent_page(&html) {
+            return self.consent(authorize_url, &html, true).await;
+        }
+        let form = parse_form(&html, "sign-in-form")?;
+        let mut fields = form.hidden.clone();
         fields.push(("email".to_owned(), email.to_owned()));
         fields.push(("password".to_owned(), password.to_owned()));
-        let body = serde_urlencoded::to_string(&fields).map_err(|e| Error::Page(e.to_string()))?;
+        self.submit(authorize_url, &form, &fields).await
+    }
+
+    /// Answers dev-clerk's consent page (`html`, shown for `page_url`):
+    /// "Continue as ..." (`continue_as`), returning the redirect's
+    /// `Location`, or "Use another account", which answers with the sign-in
+    /// form (`Error::Page` carrying it, as no redirect comes).
+    pub async fn consent(&self, page_url: &Url, html: &str, continue_as: bool) -> Result<Url> {
+        let form = parse_form(html, "consent-form")?;
+        let mut fields = form.hidden.clone();
+        let choice = if continue_as { "continue" } else { "switch" };
+        fields.push(("action".to_owned(), choice.to_owned()));
+        self.submit(page_url, &form, &fields).await
+    }
+
+    /// POSTs `fields` to the form's action; the redirect's `Location`, or
+    /// the page's error text.
+    async fn submit(
+        &self,
+        page_url: &Url,
+        form: &Form,
+        fields: &[(String, String)],
+    ) -> Result<Url> {
+        let action = page_url
+            .join(&form.action)
+            .map_err(|e| Error::Page(format!("bad form action {:?}: {e}", form.action)))?;
+        let body = serde_urlencoded::to_string(fields).map_err(|e| Error::Page(e.to_string()))?;
         let resp = self
             .http
             .post(action.clone())
@@ -139,9 +167,14 @@ struct Form {
 }
 
 /// Finds `<form id="sign-in-form" ... action="...">` and its hidden inputs.
-fn parse_form(html: &str) -> Result<Form> {
-    let start = find_tag_with_id(html, "form", "sign-in-form")
-        .ok_or_else(|| Error::Page(format!("no form#sign-in-form: {}", snippet(html))))?;
+/// Whether `html` is dev-clerk's "Continue as ..." page.
+pub fn is_consent_page(html: &str) -> bool {
+    find_tag_with_id(html, "form", "consent-form").is_some()
+}
+
+fn parse_form(html: &str, id: &str) -> Result<Form> {
+    let start = find_tag_with_id(html, "form", id)
+        .ok_or_else(|| Error::Page(format!("no form#{id}: {}", snippet(html))))?;
     let tag_end = html[start..]
         .find('>')
         .map(|i| start + i)
@@ -278,7 +311,7 @@ mod tests {
             <input type='hidden' name='csrf' value='c2'/>
             <button type="submit">Continue</button></form>
             <p id="error" class="error" role="alert">Incorrect email or password.</p></html>"#;
-        let f = parse_form(html).unwrap();
+        let f = parse_form(html, "sign-in-form").unwrap();
         assert_eq!(f.action, "/oauth/authorize?a=1&b=2");
         assert_eq!(
             f.hidden,
@@ -291,6 +324,6 @@ mod tests {
             extract_by_id(html, "error").as_deref(),
             Some("Incorrect email or password.")
         );
-        assert!(parse_form("<form id=\"other\"></form>").is_err());
+        assert!(parse_form("<form id=\"other\"></form>", "sign-in-form").is_err());
     }
 }

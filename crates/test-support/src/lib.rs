@@ -15,7 +15,7 @@ mod browser;
 mod keychain;
 
 pub use backends::{TestBackends, TestBackendsBuilder};
-pub use browser::{deliver, play_browser, Delivered, TestBrowser};
+pub use browser::{deliver, is_consent_page, play_browser, Delivered, TestBrowser};
 pub use keychain::{secret_service_available, KEYCHAIN_ENV_NOTE};
 
 pub use convex_local::ConvexLocal;

@@ -136,17 +136,19 @@ async fn complete_with_an_intercepted_url_and_prompt_login_after_sign_out() {
     ));
 
     // Another manager (process) on the same browser (issuer cookie), no
-    // sign-out in it yet: without prompt=login the issuer skips its form.
+    // sign-out in it yet: without prompt=login the issuer skips its form
+    // and only asks "Continue as Ada?".
     let fresh = manager(&b, Arc::new(MemoryStore::new()));
     fresh.restore().await;
     assert!(!fresh.prompt_login());
     let pending = fresh.begin_sign_in(SignInOptions::default()).await.unwrap();
     assert_eq!(query(pending.authorize_url(), "prompt"), None);
-    assert!(browser
+    let page = browser
         .open(pending.authorize_url())
         .await
         .unwrap()
-        .is_err());
+        .unwrap();
+    assert!(test_support::is_consent_page(&page), "{page}");
     drop(pending);
 
     // After a sign-out the manager itself asks for prompt=login, so the
