@@ -121,8 +121,12 @@ struct Slot {
 /// What the caller of a refresh needs.
 #[derive(Clone)]
 enum Need {
-    /// A token with time left: refresh only if the keychain has none either.
+    /// A token with time left for a caller: refresh only if the keychain
+    /// has none either.
     Fresh,
+    /// The scheduled refresh: a token with more than the refresh lead left
+    /// (another process may have refreshed ahead already).
+    Ahead,
     /// A token other than `rejected` (the backend refused it).
     Forced { rejected: Option<Arc<str>> },
 }
@@ -660,6 +664,7 @@ impl SessionManager {
         if let Some(token) = &session.id_token {
             let enough = match &need {
                 Need::Fresh => usable(token),
+                Need::Ahead => token.time_left() > refresh_lead(token.lifetime()),
                 Need::Forced { rejected } => {
                     rejected.as_deref() != Some(token.secret())
                         && token.time_left() > Duration::ZERO
@@ -842,7 +847,7 @@ impl SessionManager {
                 }
             }
         }
-        let _ = self.refresh_detached(slot, Need::Fresh).await;
+        let _ = self.refresh_detached(slot, Need::Ahead).await;
     }
 
     /// Re-reads the keychain between refreshes, so that a sign-out or a

@@ -164,6 +164,7 @@ pub struct MemoryStore {
     slot: Mutex<Option<String>>,
     id_token: Mutex<Option<String>>,
     fail: Mutex<Option<StoreError>>,
+    loads: std::sync::atomic::AtomicU64,
 }
 
 impl MemoryStore {
@@ -176,6 +177,12 @@ impl MemoryStore {
     /// keychain, for tests.
     pub fn set_failure(&self, error: Option<StoreError>) {
         *self.fail.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// How many times [`SessionStore::load`] was called (a keychain read
+    /// costs an IPC round trip; tests check nothing polls it in a loop).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The stored JSON as the keychain would hold it.
@@ -199,6 +206,7 @@ impl fmt::Debug for MemoryStore {
 
 impl SessionStore for MemoryStore {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.check()?;
         let Some(json) = self.raw() else {
             return Ok(None);

@@ -165,6 +165,17 @@ async fn sign_in_restore_and_sign_out_on_the_real_keychain() {
     assert_eq!(m.state(), AuthState::SignedOut { reason: None });
     let user = crate::util::sign_in(&m).await;
     drop(m);
+    // Both entries of a dev-clerk session, as the keychain holds them.
+    let stored = store.load().unwrap().expect("stored");
+    let session_bytes = stored.to_json().unwrap().len();
+    let id_token_bytes = stored
+        .id_token
+        .as_deref()
+        .expect("the ID token is cached")
+        .len();
+    eprintln!("keychain entries: session {session_bytes} bytes, id_token {id_token_bytes} bytes");
+    assert!(session_bytes <= clerk_auth::MAX_STORED_BYTES);
+    assert!(id_token_bytes <= clerk_auth::MAX_STORED_BYTES);
 
     let again = SessionManager::new(
         config,

@@ -169,3 +169,23 @@ async fn sign_out_racing_a_slow_refresh_leaves_no_entry() {
     next.restore().await;
     assert_eq!(next.state(), AuthState::SignedOut { reason: None });
 }
+
+#[tokio::test]
+async fn an_idle_session_refreshes_ahead_without_polling_the_keychain() {
+    let b = backends(Some(Duration::from_secs(3))).await;
+    let store = Arc::new(MemoryStore::new());
+    let m = manager(&b, store.clone());
+    m.restore().await;
+    sign_in(&m).await;
+    let (reads, refreshes) = (store.loads(), b.clerk().grants().refresh_token);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let reads = store.loads() - reads;
+    let refreshes = b.clerk().grants().refresh_token - refreshes;
+    eprintln!("7 s idle with 3 s tokens: {refreshes} refreshes, {reads} keychain reads");
+    assert!(refreshes >= 2, "refreshed ahead of expiry: {refreshes}");
+    // One re-read per refresh plus the keychain watch; a busy loop would
+    // read thousands of times.
+    assert!(reads <= 4 * refreshes + 6, "{reads} reads");
+    let token = m.id_token().await.unwrap();
+    assert!(token.time_left() > Duration::from_millis(400));
+}
