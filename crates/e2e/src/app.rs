@@ -102,18 +102,18 @@ impl App {
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = loop {
-            match ClientBuilder::rustls()
-                .expect("rustls")
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => break client,
-                Err(error) if Instant::now() < deadline => {
-                    let _ = error;
+            // WebKitWebDriver never answers when the app dies at start (e.g.
+            // the single-instance plugin refused it): bound each attempt.
+            let mut builder = ClientBuilder::rustls().expect("rustls");
+            builder.capabilities(caps.clone());
+            let attempt = builder.connect(&url);
+            match tokio::time::timeout(Duration::from_secs(15), attempt).await {
+                Ok(Ok(client)) => break client,
+                Ok(Err(_)) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(error) => panic!("no WebDriver session: {error}"),
+                Ok(Err(error)) => panic!("no WebDriver session: {error}"),
+                Err(_) => panic!("no WebDriver session: the app did not start within 15 s"),
             }
         };
         let shots = workspace_root()
@@ -246,6 +246,29 @@ impl App {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The bus releases the single-instance name a moment after the
+        // process is gone; a launch before that is handed to the dead one.
+        while single_instance_name_taken() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Whether the app's single-instance D-Bus name still has an owner.
+fn single_instance_name_taken() -> bool {
+    let output = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:dev.courier.desktop.SingleInstance",
+        ])
+        .output();
+    match output {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).contains("boolean true"),
+        Err(_) => false, // no dbus-send: nothing to wait for
     }
 }
 

@@ -26,23 +26,10 @@ pub fn app_binary() -> PathBuf {
             if let Ok(path) = std::env::var("COURIER_APP_BINARY") {
                 return PathBuf::from(path);
             }
-            let root = workspace_root();
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(&root)
-                .args([
-                    "build",
-                    "--bin",
-                    "courier",
-                    "--features",
-                    "tauri/custom-protocol",
-                ])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the app failed");
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| root.join("target"));
-            target.join("debug").join("courier")
+            debug_binary(
+                "courier",
+                &["--bin", "courier", "--features", "tauri/custom-protocol"],
+            )
         })
         .clone()
 }
@@ -53,17 +40,26 @@ pub fn cli_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let root = workspace_root();
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(&root)
-                .args(["build", "-p", "courier-cli", "--bin", "courier-cli"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building courier-cli failed");
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| root.join("target"));
-            target.join("debug").join("courier-cli")
+            debug_binary(
+                "courier-cli",
+                &["-p", "courier-cli", "--bin", "courier-cli"],
+            )
         })
         .clone()
+}
+
+/// `cargo build <args>` in the workspace; the path of binary `name`.
+fn debug_binary(name: &str, args: &[&str]) -> PathBuf {
+    let root = workspace_root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .arg("build")
+        .args(args)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {name} failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    target.join("debug").join(name)
 }

@@ -86,24 +86,23 @@ pub(crate) fn signed_out_code(s: &AuthState) -> Option<String> {
     }
 }
 
-/// The `exp` claim, read without validation (the client validated it).
-pub(crate) fn jwt_exp(token: &str) -> u64 {
+/// The claims of a JWT, read without validation (the client validated it).
+pub(crate) fn jwt_claims(token: &str) -> serde_json::Value {
     let payload = token.split('.').nth(1).expect("payload");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .expect("b64");
-    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-    v["exp"].as_u64().expect("exp")
+    serde_json::from_slice(&bytes).expect("json")
 }
 
-/// The `sub` claim, read without validation.
+/// The `exp` claim.
+pub(crate) fn jwt_exp(token: &str) -> u64 {
+    jwt_claims(token)["exp"].as_u64().expect("exp")
+}
+
+/// The `sub` claim.
 pub(crate) fn jwt_sub(token: &str) -> String {
-    let payload = token.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("b64");
-    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-    v["sub"].as_str().expect("sub").to_owned()
+    jwt_claims(token)["sub"].as_str().expect("sub").to_owned()
 }
 
 pub(crate) fn now_secs() -> u64 {
