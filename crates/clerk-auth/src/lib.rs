@@ -18,6 +18,7 @@
 //! * [`SessionStore`], [`KeyringStore`], [`MemoryStore`] (`store`).
 //! * [`AuthError`] (`error`), with [`AuthError::user_message`].
 
+mod callback;
 mod config;
 mod error;
 mod http;
