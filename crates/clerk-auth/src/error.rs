@@ -28,7 +28,7 @@ pub enum AuthError {
     #[error("the sign-in callback's state does not match this sign-in")]
     StateMismatch,
     /// The issuer redirected back with `error=` ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)).
-    #[error("the issuer refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error("the issuer refused the sign-in: {}{}", callback_code(error), description.as_deref().map(|d| format!(" (it said: {:?})", issuer_text(d))).unwrap_or_default())]
     Callback {
         /// The OAuth error code, e.g. `access_denied`.
         error: String,
