@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tauri::{AppHandle, State};
 
 use crate::error::CommandError;
-use crate::state::{ConfigProblem, Courier};
+use crate::state::{ConfigProblem, Courier, Endpoints};
 
 /// Longest message the backend accepts, in characters.
 const MAX_BODY_CHARS: usize = 10_000;
@@ -19,6 +19,9 @@ pub(crate) struct AppInfo {
     name: &'static str,
     version: &'static str,
     config: ConfigStatus,
+    /// The issuer it signs in with and the backend it sends tokens to.
+    #[serde(flatten)]
+    endpoints: Endpoints,
 }
 
 /// Whether Courier is configured, and if not what to set where.
@@ -29,17 +32,24 @@ pub(crate) struct ConfigStatus {
     problem: Option<ConfigProblem>,
 }
 
-/// The app's name, version and configuration status.
+/// The app's name, version, configuration status, issuer and backend.
 #[tauri::command]
 pub(crate) fn app_info(courier: State<'_, Courier>) -> AppInfo {
-    let problem = courier.config_problem().cloned();
-    AppInfo {
-        name: "Courier",
-        version: env!("CARGO_PKG_VERSION"),
-        config: ConfigStatus {
-            ok: problem.is_none(),
-            problem,
-        },
+    AppInfo::of(&courier)
+}
+
+impl AppInfo {
+    fn of(courier: &Courier) -> Self {
+        let problem = courier.config_problem().cloned();
+        AppInfo {
+            name: "Courier",
+            version: env!("CARGO_PKG_VERSION"),
+            config: ConfigStatus {
+                ok: problem.is_none(),
+                problem,
+            },
+            endpoints: courier.endpoints.clone(),
+        }
     }
 }
 
@@ -75,10 +85,19 @@ pub(crate) fn cancel_sign_in(app: AppHandle) {
     crate::signin::cancel(&app)
 }
 
-/// Signs out: revokes the session at the issuer and clears the keychain.
+/// Signs out: revokes the session at the issuer, clears the keychain, and
+/// removes this account's unsent draft (after the session ended, so a late
+/// `draft_set` finds nobody to write for).
 #[tauri::command]
 pub(crate) async fn sign_out(courier: State<'_, Courier>) -> Result<(), CommandError> {
-    courier.core()?.session.sign_out().await?;
+    let owner = courier.draft_owner();
+    let result = courier.core()?.session.sign_out().await;
+    if let Some(owner) = owner.filter(|o| courier.draft_owner().as_ref() != Some(o)) {
+        if let Err(error) = courier.drafts.remove(&owner) {
+            tracing::warn!(%error, "could not remove the signed-out account's draft");
+        }
+    }
+    result?;
     Ok(())
 }
 
@@ -126,29 +145,62 @@ pub(crate) async fn send_message(
     Ok(Sent { id })
 }
 
-/// The unsent draft, or an empty string.
+/// The signed-in account's unsent draft, or an empty string.
 #[tauri::command]
 pub(crate) fn draft_get(courier: State<'_, Courier>) -> String {
-    std::fs::read_to_string(&courier.draft_path).unwrap_or_default()
+    courier
+        .draft_owner()
+        .map(|owner| courier.drafts.get(&owner))
+        .unwrap_or_default()
 }
 
-/// Keeps the unsent draft (written atomically; an empty draft removes it).
+/// Keeps the signed-in account's unsent draft (an empty draft removes it).
+/// Signed out, there is nobody to keep it for: nothing is written.
 #[tauri::command]
 pub(crate) fn draft_set(courier: State<'_, Courier>, text: String) -> Result<(), CommandError> {
-    let path = &courier.draft_path;
-    let result = if text.is_empty() {
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
-    } else {
-        let tmp = path.with_extension("tmp");
-        std::fs::create_dir_all(path.parent().unwrap_or(path))
-            .and_then(|()| std::fs::write(&tmp, text))
-            .and_then(|()| std::fs::rename(&tmp, path))
+    let Some(owner) = courier.draft_owner() else {
+        return Ok(());
     };
-    result.map_err(|e| {
+    courier.drafts.set(&owner, &text).map_err(|e| {
         tracing::warn!(error = %e, "could not save the draft");
         CommandError::Internal("Your draft could not be saved on this computer.".into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn app_info_names_the_issuer_and_the_backend() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = Settings::from_pairs(&[
+            (
+                "CLERK_FRONTEND_API_URL",
+                "https://verb-noun-00.clerk.accounts.dev/",
+            ),
+            ("CLERK_OAUTH_CLIENT_ID", "courier-desktop"),
+            ("CONVEX_URL", "https://happy-otter-123.convex.cloud"),
+        ]);
+        let courier = Courier::new(Ok(settings), data.path().to_path_buf());
+        let json = serde_json::to_value(AppInfo::of(&courier)).unwrap();
+        assert_eq!(json["name"], "Courier");
+        assert_eq!(json["issuer"], "https://verb-noun-00.clerk.accounts.dev");
+        assert_eq!(json["convexUrl"], "https://happy-otter-123.convex.cloud");
+    }
+
+    #[test]
+    fn app_info_without_settings_has_no_endpoints() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = Settings::from_pairs(&[("CONVEX_URL", "http://evil.example.com")]);
+        let courier = Courier::new(Ok(settings), data.path().to_path_buf());
+        let json = serde_json::to_value(AppInfo::of(&courier)).unwrap();
+        assert_eq!(json["config"]["ok"], false);
+        assert!(json["issuer"].is_null(), "{json}");
+        assert!(
+            json["convexUrl"].is_null(),
+            "plain http off loopback: {json}"
+        );
+    }
 }

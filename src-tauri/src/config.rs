@@ -1,6 +1,9 @@
 //! Where Courier's settings come from: the process environment, then `./.env`
-//! (development), then `.env` in the app's config folder (installed app).
-//! Each core crate parses its own part from the lookup this builds.
+//! (debug builds only, i.e. `cargo tauri dev`), then `.env` in the app's
+//! config folder (installed app). A release build never reads `./.env`: a
+//! file that happens to sit where a person starts the app must not decide
+//! where tokens are sent. Each core crate parses its own part from the lookup
+//! this builds.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,13 +17,19 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Reads the three layers. A malformed `.env` file is an error that names it.
+    /// Reads the layers. A malformed `.env` file is an error that names it.
     pub(crate) fn load(config_dir: Option<&Path>) -> Result<Self, String> {
+        Self::load_layers(config_dir, dev_env_file().as_deref())
+    }
+
+    /// The config folder's `.env`, then `dev_env` (if any), then the process
+    /// environment; later layers win.
+    fn load_layers(config_dir: Option<&Path>, dev_env: Option<&Path>) -> Result<Self, String> {
         let mut settings = Settings::default();
         let config_file = config_dir.map(|dir| dir.join(".env"));
         settings.config_file = config_file.clone();
         // Lowest precedence first; later layers overwrite.
-        let files = [config_file, Some(PathBuf::from(".env"))];
+        let files = [config_file, dev_env.map(Path::to_path_buf)];
         for path in files.into_iter().flatten() {
             if !path.is_file() {
                 continue;
@@ -39,6 +48,18 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Settings from these pairs only (tests).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Settings {
+            values: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            config_file: None,
+        }
+    }
+
     /// The value of one setting, if set and not empty.
     pub(crate) fn get(&self, key: &str) -> Option<String> {
         self.values
@@ -48,9 +69,33 @@ impl Settings {
     }
 }
 
+/// `./.env` in debug builds (`cargo tauri dev`), nothing in release builds.
+fn dev_env_file() -> Option<PathBuf> {
+    cfg!(debug_assertions).then(|| PathBuf::from(".env"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn working_directory_env_only_in_debug_builds() {
+        assert_eq!(
+            dev_env_file(),
+            cfg!(debug_assertions).then(|| PathBuf::from(".env"))
+        );
+        // What a release build does: no dev layer, so a stray file is ignored.
+        let dir = tempfile::tempdir().unwrap();
+        let stray = dir.path().join("stray.env");
+        std::fs::write(&stray, "COURIER_TEST_ONLY_STRAY=from-stray\n").unwrap();
+        let release = Settings::load_layers(None, None).unwrap();
+        assert_eq!(release.get("COURIER_TEST_ONLY_STRAY"), None);
+        let debug = Settings::load_layers(None, Some(&stray)).unwrap();
+        assert_eq!(
+            debug.get("COURIER_TEST_ONLY_STRAY").as_deref(),
+            Some("from-stray")
+        );
+    }
 
     #[test]
     fn config_folder_env_is_read_and_process_env_wins() {

@@ -10,8 +10,10 @@
 
 mod commands;
 mod config;
+mod draft;
 mod error;
 mod events;
+mod fsutil;
 mod logging;
 mod signin;
 mod state;

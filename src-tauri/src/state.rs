@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clerk_auth::{ClerkConfig, KeyringStore, SessionManager, SignInMode};
+use clerk_auth::{AuthState, ClerkConfig, KeyringStore, SessionManager, SignInMode};
 use convex_http::ConvexClient;
 use serde::Serialize;
 use session_tokens::SessionTokens;
 
 use crate::config::Settings;
+use crate::draft::{DraftOwner, DraftStore};
 use crate::error::CommandError;
 
 /// Why Courier cannot start its core, and what to do about it.
@@ -17,6 +18,27 @@ use crate::error::CommandError;
 pub(crate) struct ConfigProblem {
     pub(crate) message: String,
     pub(crate) hint: String,
+}
+
+/// Where tokens go: the issuer and the Convex deployment this app uses, as
+/// configured (each `None` when its setting is missing or refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Endpoints {
+    pub(crate) issuer: Option<String>,
+    pub(crate) convex_url: Option<String>,
+}
+
+impl Endpoints {
+    fn from_settings(settings: &Settings) -> Self {
+        let lookup = |key: &str| settings.get(key);
+        Endpoints {
+            issuer: ClerkConfig::from_env(lookup).ok().map(|c| c.issuer_str()),
+            convex_url: convex_http::url_from_env(lookup)
+                .ok()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+        }
+    }
 }
 
 /// The signed-in machinery.
@@ -29,8 +51,10 @@ pub(crate) struct Core {
 /// Managed state of the app.
 pub(crate) struct Courier {
     core: Result<Core, ConfigProblem>,
-    /// Where the composer's unsent draft is kept (not a secret).
-    pub(crate) draft_path: PathBuf,
+    /// The issuer and backend, for the UI's account area.
+    pub(crate) endpoints: Endpoints,
+    /// The composer's unsent drafts, one per account (not secrets).
+    pub(crate) drafts: DraftStore,
 }
 
 impl Courier {
@@ -44,12 +68,16 @@ impl Courier {
             .unwrap_or_else(|| "the app's config folder".into());
         let settings_hint = format!(
             "Set CLERK_FRONTEND_API_URL (or CLERK_PUBLISHABLE_KEY), CLERK_OAUTH_CLIENT_ID and \
-             CONVEX_URL in the environment, in ./.env, or in {config_file}; then restart Courier."
+             CONVEX_URL in the environment or in {config_file}; then restart Courier."
         );
         let problem = |message| ConfigProblem {
             message,
             hint: settings_hint.clone(),
         };
+        let endpoints = settings
+            .as_ref()
+            .map(Endpoints::from_settings)
+            .unwrap_or_default();
         let core = settings
             .map_err(problem)
             .and_then(|settings| Core::new(&settings, problem));
@@ -58,7 +86,8 @@ impl Courier {
         }
         Self {
             core,
-            draft_path: data_dir.join("draft.txt"),
+            endpoints,
+            drafts: DraftStore::new(&data_dir),
         }
     }
 
@@ -72,6 +101,18 @@ impl Courier {
     /// The configuration problem, if any.
     pub(crate) fn config_problem(&self) -> Option<&ConfigProblem> {
         self.core.as_ref().err()
+    }
+
+    /// Whose draft the composer shows: the signed-in account, if any.
+    pub(crate) fn draft_owner(&self) -> Option<DraftOwner> {
+        let core = self.core.as_ref().ok()?;
+        match core.session.state() {
+            AuthState::SignedIn { user, .. } => Some(DraftOwner {
+                issuer: core.session.config().issuer_str(),
+                user_id: user.id,
+            }),
+            _ => None,
+        }
     }
 }
 

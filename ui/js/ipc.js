@@ -91,7 +91,7 @@ async function listen(eventName, handler) {
 
 // ---- commands ---------------------------------------------------------------
 
-/** @returns {Promise<{name: string, version: string, config: {ok: boolean, message?: string, hint?: string}}>} */
+/** @returns {Promise<{name: string, version: string, issuer: string|null, convexUrl: string|null, config: {ok: boolean, message?: string, hint?: string}}>} */
 export const appInfo = () => invoke(Commands.APP_INFO);
 
 /** @returns {Promise<object>} the current AuthState */

@@ -226,6 +226,10 @@ function resetSession() {
   state.locals = [];
   state.offlineFromState = false;
   state.offlineFromCall = false;
+  // The draft belongs to the account that wrote it: never show it to the next.
+  cancelDraftSave();
+  view.setComposerText("");
+  view.renderComposer(composerState());
   renderMessages();
 }
 
@@ -366,8 +370,10 @@ function applyAuth(s) {
     case "signedIn": {
       const user = s.user || {};
       const userId = user.id ?? null;
-      if (state.userId !== userId) resetSession();
+      const newUser = state.userId !== userId;
+      if (newUser) resetSession();
       state.userId = userId;
+      if (newUser) restoreDraft();
       state.offlineFromState = !!s.offline;
       view.setSignOutBusy(false);
       view.renderUser(user);
@@ -412,7 +418,8 @@ async function cancelSignIn() {
 
 async function signOut() {
   view.setSignOutBusy(true);
-  saveDraftNow($("composer-input").value);
+  // Signing out removes this account's draft; do not write it again now.
+  cancelDraftSave();
   try {
     await ipc.signOut();
   } catch (err) {
@@ -501,6 +508,7 @@ async function start() {
     return;
   }
   view.renderVersion(info && info.version);
+  view.renderEndpoints(info && info.issuer, info && info.convexUrl);
   if (info && info.config && info.config.ok === false) {
     view.renderConfig(info.config.message, info.config.hint);
     view.showScreen("config");
@@ -522,7 +530,8 @@ async function start() {
   }
 
   startPolling();
-  await Promise.all([syncAuthState(), restoreDraft()]);
+  // The draft is restored once the session says whose it is (applyAuth).
+  await syncAuthState();
 }
 
 start();

@@ -53,6 +53,19 @@ export function renderVersion(version) {
   $("app-version").textContent = version ? `Version ${version}` : "";
 }
 
+/** Shows which issuer and backend this app uses (text only, never markup). */
+export function renderEndpoints(issuer, convexUrl) {
+  const known = !!(issuer && convexUrl);
+  for (const [issuerId, backendId, boxId] of [
+    ["about-issuer", "about-backend", "about"],
+    ["about-issuer-out", "about-backend-out", "app-endpoints"],
+  ]) {
+    $(issuerId).textContent = issuer || "";
+    $(backendId).textContent = convexUrl || "";
+    $(boxId).hidden = !known;
+  }
+}
+
 export function renderConfig(message, hint) {
   $("config-message").textContent = message || "Courier isn't configured.";
   const hintEl = $("config-hint");

@@ -28,7 +28,7 @@ pub enum AuthError {
     #[error("the sign-in callback's state does not match this sign-in")]
     StateMismatch,
     /// The issuer redirected back with `error=` ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)).
-    #[error("the issuer refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error("the issuer refused the sign-in: {}{}", callback_code(error), description.as_deref().map(|d| format!(" (it said: {:?})", issuer_text(d))).unwrap_or_default())]
     Callback {
         /// The OAuth error code, e.g. `access_denied`.
         error: String,
@@ -77,7 +77,7 @@ impl AuthError {
             AuthError::InvalidGrant(_) => "session_ended".into(),
             AuthError::Protocol(_) => "protocol".into(),
             AuthError::StateMismatch => "state_mismatch".into(),
-            AuthError::Callback { error, .. } => error.clone(),
+            AuthError::Callback { error, .. } => callback_code(error).into(),
             AuthError::Cancelled => "cancelled".into(),
             AuthError::TimedOut => "timeout".into(),
             AuthError::InvalidIdToken(_) => "invalid_id_token".into(),
@@ -98,13 +98,17 @@ impl AuthError {
             AuthError::InvalidGrant(_) => "Your session has ended (it expired or was signed out elsewhere). Sign in again.".into(),
             AuthError::Protocol(_) => "The sign-in service gave an answer Courier could not use. Try again; if it keeps happening, report it.".into(),
             AuthError::StateMismatch => "The sign-in reply did not belong to this sign-in, so it was refused for your safety. Start the sign-in again.".into(),
-            AuthError::Callback { error, description } => match error.as_str() {
-                "access_denied" => "Sign-in was declined. Sign in again when you are ready.".into(),
-                _ => format!(
-                    "The sign-in service refused the sign-in ({}). Try again.",
-                    description.as_deref().unwrap_or(error)
-                ),
-            },
+            AuthError::Callback { error, description } => {
+                let own = match callback_code(error) {
+                    "access_denied" => "Sign-in was declined. Sign in again when you are ready.",
+                    _ => "The sign-in service refused the sign-in. Try again.",
+                };
+                // The issuer's words are quoted as its own, never as Courier's.
+                match description.as_deref().map(issuer_text).filter(|d| !d.is_empty()) {
+                    Some(said) => format!("{own} The sign-in service said: \"{said}\"."),
+                    None => own.into(),
+                }
+            }
             AuthError::Cancelled => "Sign-in was cancelled. Sign in again when you are ready.".into(),
             AuthError::TimedOut => "Sign-in took too long and was stopped. Start it again.".into(),
             AuthError::InvalidIdToken(_) => "The sign-in service sent an identity Courier could not verify, so it was refused. Try again; if it keeps happening, report it.".into(),
@@ -123,6 +127,49 @@ impl AuthError {
             message: self.user_message(),
         }
     }
+}
+
+/// The longest piece of the issuer's own text Courier shows, in characters.
+pub(crate) const MAX_ISSUER_TEXT: usize = 200;
+
+/// An `error` code from the redirect ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)),
+/// if it is one of the registered ones; anything else is `callback_error`,
+/// so the issuer (or whoever forged the redirect) cannot choose our codes.
+fn callback_code(error: &str) -> &'static str {
+    const KNOWN: [&str; 11] = [
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "login_required",
+        "consent_required",
+        "interaction_required",
+        "account_selection_required",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == error)
+        .unwrap_or("callback_error")
+}
+
+/// The issuer's text as shown: control characters and quotes dropped,
+/// whitespace collapsed, at most [`MAX_ISSUER_TEXT`] characters.
+fn issuer_text(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .filter(|c| *c != '"')
+        .collect();
+    let words = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if words.chars().count() <= MAX_ISSUER_TEXT {
+        return words;
+    }
+    let mut cut: String = words.chars().take(MAX_ISSUER_TEXT - 1).collect();
+    cut.push('…');
+    cut
 }
 
 #[cfg(test)]
@@ -171,6 +218,48 @@ mod tests {
             "access_denied"
         );
         assert!(AuthError::Network("x".into()).is_transient());
+    }
+
+    #[test]
+    fn the_issuers_words_are_quoted_as_its_own_and_capped() {
+        let e = AuthError::Callback {
+            error: "server_error".into(),
+            description: Some("Your account is locked. Call +1 555 0100 now".into()),
+        };
+        let m = e.user_message();
+        assert!(
+            m.contains(
+                "The sign-in service said: \"Your account is locked. Call +1 555 0100 now\""
+            ),
+            "{m}"
+        );
+        assert!(
+            m.starts_with("The sign-in service refused the sign-in."),
+            "{m}"
+        );
+
+        let long = "x".repeat(5000) + "\n\"injected\"";
+        let m = AuthError::Callback {
+            error: "access_denied".into(),
+            description: Some(long),
+        }
+        .user_message();
+        assert!(m.starts_with("Sign-in was declined."), "{m}");
+        let quoted = m.split("said: \"").nth(1).unwrap();
+        assert!(quoted.chars().count() <= MAX_ISSUER_TEXT + 2, "{m}");
+        assert!(quoted.ends_with("…\"."), "{m}");
+        assert!(!m.contains('\n'));
+
+        // A made-up error code is not passed on as ours.
+        let forged = AuthError::Callback {
+            error: "keychain".into(),
+            description: None,
+        };
+        assert_eq!(forged.code(), "callback_error");
+        assert_eq!(
+            forged.user_message(),
+            "The sign-in service refused the sign-in. Try again."
+        );
         assert!(!AuthError::InvalidGrant("x".into()).is_transient());
     }
 }

@@ -37,10 +37,14 @@ pub enum IdTokenError {
     /// `nbf` is in the future.
     #[error("the ID token is not valid yet")]
     NotYetValid,
+    /// `iat` is in the future, beyond the clock leeway.
+    #[error("the ID token claims to be issued in the future")]
+    IssuedInFuture,
     /// `iss` is not the issuer.
     #[error("the ID token comes from another issuer")]
     WrongIssuer,
-    /// `aud` does not contain our client id.
+    /// `aud` does not contain our client id, or also names other audiences
+    /// (which this client does not trust: OIDC Core §3.1.3.7 item 3).
     #[error("the ID token is for another client")]
     WrongAudience,
     /// `azp` is missing (several audiences) or not our client id.
@@ -271,7 +275,10 @@ impl IdTokenValidator {
             Some(Audience::Many(v)) => v,
             None => return Err(IdTokenError::MissingClaim("aud".into())),
         };
-        if !audiences.iter().any(|a| a == &self.client_id) {
+        // Every audience must be us: a token also meant for another
+        // party is one that party could replay here (OIDC Core §3.1.3.7
+        // item 3: "not trusted by the Client").
+        if audiences.is_empty() || audiences.iter().any(|a| a != &self.client_id) {
             return Err(IdTokenError::WrongAudience);
         }
         match c.azp.as_deref() {
@@ -285,6 +292,13 @@ impl IdTokenValidator {
         let iat = c
             .iat
             .ok_or_else(|| IdTokenError::MissingClaim("iat".into()))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if iat > now.saturating_add(self.leeway.as_secs()) {
+            return Err(IdTokenError::IssuedInFuture);
+        }
         match (nonce, c.nonce.as_deref()) {
             (NonceCheck::Exact(want), Some(got)) if want == got => {}
             (NonceCheck::Exact(_), _) => return Err(IdTokenError::NonceMismatch),

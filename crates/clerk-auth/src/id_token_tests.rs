@@ -144,11 +144,38 @@ fn wrong_audience() {
 }
 
 #[test]
-fn several_audiences_need_azp() {
+fn an_audience_list_naming_another_party_is_refused_even_with_azp() {
+    // OIDC Core 3.1.3.7 item 3: other audiences are not trusted by us.
     let c = with(claims(), "aud", json!([CLIENT, "another-client"]));
-    assert_eq!(check(&sign(&c)), Err(IdTokenError::WrongAuthorizedParty));
-    let ok = with(c, "azp", json!(CLIENT));
+    assert_eq!(check(&sign(&c)), Err(IdTokenError::WrongAudience));
+    let with_azp = with(c, "azp", json!(CLIENT));
+    assert_eq!(check(&sign(&with_azp)), Err(IdTokenError::WrongAudience));
+    let c = with(claims(), "aud", json!(["another-client", CLIENT]));
+    assert_eq!(check(&sign(&c)), Err(IdTokenError::WrongAudience));
+    let c = with(claims(), "aud", json!([]));
+    assert!(check(&sign(&c)).is_err());
+    // Just us, as a list, is fine.
+    let ok = with(claims(), "aud", json!([CLIENT]));
     assert!(check(&sign(&ok)).is_ok());
+    let ok = with(with(claims(), "aud", json!([CLIENT])), "azp", json!(CLIENT));
+    assert!(check(&sign(&ok)).is_ok());
+}
+
+#[test]
+fn issued_in_the_future_beyond_the_leeway_is_refused() {
+    let t = now();
+    let c = with(with(claims(), "iat", json!(t + 120)), "exp", json!(t + 600));
+    let token = sign(&c);
+    assert_eq!(check(&token), Err(IdTokenError::IssuedInFuture));
+    assert_eq!(
+        validator_with(&["RS256"], 30).validate(&token, NonceCheck::Exact(NONCE)),
+        Err(IdTokenError::IssuedInFuture)
+    );
+    // Within the leeway: a clock a little behind the issuer's is fine.
+    let c = with(with(claims(), "iat", json!(t + 10)), "exp", json!(t + 600));
+    assert!(validator_with(&["RS256"], 30)
+        .validate(&sign(&c), NonceCheck::Exact(NONCE))
+        .is_ok());
 }
 
 #[test]
@@ -364,4 +391,222 @@ fn discovery_offering_only_unsupported_algorithms_is_an_error() {
         Duration::ZERO,
     );
     assert!(matches!(r, Err(IdTokenError::DisallowedAlgorithm(_))));
+}
+
+/// Property tests: bounded, cheap (tokens are signed once per claim set and
+/// cached; each case is one `validate` call).
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    const CASES: u32 = 10_000;
+
+    fn good_token() -> &'static str {
+        static TOKEN: OnceLock<String> = OnceLock::new();
+        TOKEN.get_or_init(|| {
+            let t = now();
+            sign(&with(
+                with(claims(), "exp", json!(t + 3600)),
+                "iat",
+                json!(t - 10),
+            ))
+        })
+    }
+
+    /// One choice per claim; `expect_ok` is the oracle.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    struct Choice {
+        right_key: bool,
+        iss: u8,
+        aud: u8,
+        exp_future: bool,
+        iat: u8,
+        nonce: u8,
+        sub: bool,
+    }
+
+    impl Choice {
+        fn expect_ok(&self) -> bool {
+            self.right_key
+                && self.iss == 0
+                && self.aud <= 1
+                && self.exp_future
+                && self.iat <= 1
+                && self.nonce == 0
+                && self.sub
+        }
+
+        fn claims(&self, t: u64) -> Value {
+            let mut c = claims();
+            c["iss"] = json!(
+                [ISS, "https://evil.example.com", "http://127.0.0.1:4810/"][self.iss as usize]
+            );
+            c["aud"] = [
+                json!(CLIENT),
+                json!([CLIENT]),
+                json!([CLIENT, "other"]),
+                json!("other"),
+                json!([]),
+            ][self.aud as usize]
+                .clone();
+            c["exp"] = json!(if self.exp_future { t + 3600 } else { t - 3600 });
+            c["iat"] = json!([t - 60, t, t + 3600][self.iat as usize]);
+            match self.nonce {
+                0 => c["nonce"] = json!(NONCE),
+                1 => c["nonce"] = json!("other-nonce"),
+                _ => c = without(c, "nonce"),
+            }
+            if !self.sub {
+                c["sub"] = json!("");
+            }
+            c
+        }
+
+        fn token(&self) -> String {
+            static CACHE: OnceLock<Mutex<HashMap<Choice, String>>> = OnceLock::new();
+            let cache = CACHE.get_or_init(Default::default);
+            if let Some(t) = cache.lock().unwrap().get(self) {
+                return t.clone();
+            }
+            let c = self.claims(now());
+            let pem = if self.right_key { RSA_KEY } else { RSA_OTHER };
+            let token = sign_rsa_with(Algorithm::RS256, pem, Some("test-rsa"), &c);
+            cache.lock().unwrap().insert(*self, token.clone());
+            token
+        }
+    }
+
+    fn choice() -> impl Strategy<Value = Choice> {
+        (
+            any::<bool>(),
+            0u8..3,
+            0u8..5,
+            any::<bool>(),
+            0u8..3,
+            0u8..3,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(right_key, iss, aud, exp_future, iat, nonce, sub)| Choice {
+                    right_key,
+                    iss,
+                    aud,
+                    exp_future,
+                    iat,
+                    nonce,
+                    sub,
+                },
+            )
+    }
+
+    /// What can be done to a good token's text.
+    #[derive(Clone, Debug)]
+    enum Mutation {
+        Replace(usize, char),
+        Insert(usize, char),
+        Delete(usize),
+        Truncate(usize),
+        SwapParts(usize, usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let c = prop_oneof![
+            proptest::char::range('A', 'Z'),
+            proptest::char::range('a', 'z'),
+            proptest::char::range('0', '9'),
+            Just('-'),
+            Just('_'),
+            Just('.'),
+            Just('='),
+            any::<char>(),
+        ];
+        prop_oneof![
+            (any::<usize>(), c.clone()).prop_map(|(i, c)| Mutation::Replace(i, c)),
+            (any::<usize>(), c).prop_map(|(i, c)| Mutation::Insert(i, c)),
+            any::<usize>().prop_map(Mutation::Delete),
+            any::<usize>().prop_map(Mutation::Truncate),
+            (0usize..3, 0usize..3).prop_map(|(a, b)| Mutation::SwapParts(a, b)),
+        ]
+    }
+
+    fn apply(token: &str, mutations: &[Mutation]) -> String {
+        let mut chars: Vec<char> = token.chars().collect();
+        for m in mutations {
+            let n = chars.len().max(1);
+            match *m {
+                Mutation::Replace(i, c) if !chars.is_empty() => chars[i % n] = c,
+                Mutation::Insert(i, c) => chars.insert(i % (chars.len() + 1), c),
+                Mutation::Delete(i) if !chars.is_empty() => {
+                    chars.remove(i % n);
+                }
+                Mutation::Truncate(i) => chars.truncate(i % n),
+                Mutation::SwapParts(a, b) => {
+                    let text: String = chars.iter().collect();
+                    let mut parts: Vec<&str> = text.split('.').collect();
+                    if a < parts.len() && b < parts.len() {
+                        parts.swap(a, b);
+                    }
+                    chars = parts.join(".").chars().collect();
+                }
+                _ => {}
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+        /// Any text at all: no panic, never accepted.
+        #[test]
+        fn arbitrary_text_is_never_accepted(text in ".{0,400}") {
+            prop_assert!(check(&text).is_err());
+        }
+
+        /// Three base64url parts of arbitrary JSON-ish bytes: never accepted.
+        #[test]
+        fn arbitrary_parts_are_never_accepted(
+            header in prop_oneof![
+                Just(json!({"alg": "RS256", "kid": "test-rsa"})),
+                Just(json!({"alg": "none"})),
+                Just(json!({"alg": "HS256", "kid": "test-rsa"})),
+                Just(json!({"alg": "EdDSA", "kid": "test-ed"})),
+                any::<String>().prop_map(|s| json!({"alg": s})),
+            ],
+            payload in prop::collection::vec(any::<u8>(), 0..200),
+            signature in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let token = format!("{}.{}.{}", b64(&header), e.encode(&payload), e.encode(&signature));
+            prop_assert!(check(&token).is_err());
+            let good_payload = good_token().split('.').nth(1).unwrap();
+            let token = format!("{}.{good_payload}.{}", b64(&header), e.encode(&signature));
+            prop_assert!(check(&token).is_err());
+        }
+
+        /// A good token changed in any way is refused.
+        #[test]
+        fn mutated_tokens_are_never_accepted(mutations in prop::collection::vec(mutation(), 1..4)) {
+            let good = good_token();
+            let token = apply(good, &mutations);
+            if token != good {
+                prop_assert!(check(&token).is_err(), "accepted {:?}", mutations);
+            }
+        }
+
+        /// Signed tokens with each claim right or wrong: accepted exactly
+        /// when signed by the issuer's key with every claim right.
+        #[test]
+        fn signed_tokens_are_accepted_only_with_the_right_claims(c in choice()) {
+            let result = check(&c.token());
+            prop_assert_eq!(result.is_ok(), c.expect_ok(), "{:?}: {:?}", c, result);
+        }
+    }
+
+    #[test]
+    fn the_good_token_is_good() {
+        assert!(check(good_token()).is_ok());
+    }
 }

@@ -22,6 +22,7 @@
 //! * [`AuthError`] (`error`), with [`AuthError::user_message`].
 
 mod cached_token;
+mod callback;
 mod config;
 mod error;
 mod http;

@@ -11,7 +11,7 @@ use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::sign_in::SignInHandle;
+use crate::sign_in::{Delivery, SignInHandle};
 
 /// How long the browser's request waits for the flow's outcome.
 const OUTCOME_WAIT: Duration = Duration::from_secs(60);
@@ -73,13 +73,26 @@ async fn callback_get(State(handle): State<SignInHandle>, uri: Uri) -> Response 
     let mut url = handle.redirect_uri().clone();
     url.set_query(uri.query());
     let (tx, rx) = oneshot::channel();
-    if !handle.deliver_with_reply(url, Some(tx)) {
-        return page(
-            StatusCode::CONFLICT,
-            "This sign-in has already finished",
-            "You can close this window and return to Courier.",
-            false,
-        );
+    match handle.deliver_with_reply(url, Some(tx)) {
+        Delivery::Taken => {}
+        // Not this flow's answer (RFC 6749 §4.1.2.1): refuse it, keep waiting.
+        Delivery::NotThisFlow => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "This reply is not for your sign-in",
+                "Courier is still waiting for the sign-in it started. Finish it in the \
+                 sign-in page Courier opened, or start again from Courier.",
+                false,
+            )
+        }
+        Delivery::Ended => {
+            return page(
+                StatusCode::CONFLICT,
+                "This sign-in has already finished",
+                "You can close this window and return to Courier.",
+                false,
+            )
+        }
     }
     match tokio::time::timeout(OUTCOME_WAIT, rx).await {
         Ok(Ok(Ok(()))) => page(

@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::config::{is_loopback, ClerkConfig};
 use crate::error::AuthError;
-use crate::http::{OAuthHttp, TransportError};
+use crate::http::{read_capped, OAuthHttp, TransportError, MAX_RESPONSE_BYTES};
 use crate::id_token::{IdTokenClaims, IdTokenError, IdTokenValidator, NonceCheck};
 use crate::secret::RefreshToken;
 
@@ -134,7 +134,11 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     if !status.is_success() {
         return Err(AuthError::Discovery(format!("{what}: HTTP {status}")));
     }
-    let body = resp.bytes().await.map_err(|e| map_transport(&e))?;
+    let body = match read_capped(resp, MAX_RESPONSE_BYTES).await {
+        Ok(body) => body,
+        Err(TransportError::Http(e)) => return Err(map_transport(&e)),
+        Err(e) => return Err(AuthError::Discovery(format!("{what}: {e}"))),
+    };
     serde_json::from_slice(&body)
         .map_err(|e| AuthError::Discovery(format!("{what} is not valid: {e}")))
 }
@@ -337,6 +341,10 @@ impl Provider {
 /// Never includes a response body: it may hold tokens.
 fn map_token_error(e: RequestTokenError<TransportError, BasicErrorResponse>) -> AuthError {
     match e {
+        // An oversized answer is not the network's fault: do not retry it.
+        RequestTokenError::Request(t @ TransportError::TooLarge(_)) => {
+            AuthError::Protocol(t.to_string())
+        }
         RequestTokenError::Request(t) => AuthError::Network(t.to_string()),
         RequestTokenError::ServerResponse(r) => {
             let desc = r.error_description().cloned().unwrap_or_default();
@@ -482,5 +490,18 @@ mod tests {
         let config = ClerkConfig::new(url::Url::parse(&other).unwrap(), "courier-desktop");
         let r = Provider::discover(&http, &config).await;
         assert!(matches!(r, Err(AuthError::Discovery(_))), "{:?}", r.err());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_jwks_is_refused() {
+        let fake = fake_issuer().await;
+        fake.jwks.lock().unwrap()["padding"] = "x".repeat(MAX_RESPONSE_BYTES).into();
+        let http = crate::http::build_client(true).unwrap();
+        let config = ClerkConfig::new(url::Url::parse(&fake.issuer).unwrap(), "courier-desktop");
+        let r = Provider::discover(&http, &config).await;
+        match r {
+            Err(AuthError::Discovery(why)) => assert!(why.contains("larger than"), "{why}"),
+            other => panic!("{:?}", other.err()),
+        }
     }
 }

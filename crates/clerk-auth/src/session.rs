@@ -531,12 +531,16 @@ impl SessionManager {
 
     /// Installs a fresh session from a completed sign-in: keychain first
     /// (under the cross-process lock), then memory, state and the schedule.
+    /// `still_wanted` is asked last, just before the keychain write: a
+    /// cancel that arrived meanwhile wins (`Cancelled`, nothing stored; the
+    /// caller revokes the tokens).
     pub(crate) async fn install_session(
         &self,
         claims: &IdTokenClaims,
         id_token: &str,
         refresh_token: RefreshToken,
         nonce: String,
+        still_wanted: &(dyn Fn() -> bool + Send + Sync),
     ) -> Result<User, AuthError> {
         let mut slot = self.inner.slot.clone().lock_owned().await;
         let session = Session {
@@ -547,14 +551,12 @@ impl SessionManager {
             issued_at: SystemTime::now(),
         };
         let stored = session.stored();
-        let saved = match self.acquire_lock().await {
-            Ok(guard) => {
-                let r = self.store_call(move |s| s.save(&stored)).await;
-                drop(guard);
-                r
-            }
-            Err(_) => self.store_call(move |s| s.save(&stored)).await,
-        };
+        let guard = self.acquire_lock().await.ok();
+        if !still_wanted() {
+            return Err(AuthError::Cancelled);
+        }
+        let saved = self.store_call(move |s| s.save(&stored)).await;
+        drop(guard);
         if let Err(e) = saved {
             // We cannot keep it: revoke what we were given.
             if let Some(p) = self.inner.provider.get() {

@@ -2,18 +2,20 @@
 //! ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) to a loopback
 //! redirect ([RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3)).
 //! [`PendingSignIn`] holds the verifier, `state` and `nonce` and completes
-//! exactly once.
+//! exactly once: only a callback whose `state` matches ends it
+//! ([`crate::callback`]), and a cancellation wins over a code exchange still
+//! in flight.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use url::Url;
 
+use crate::callback::{parse_callback, Callback};
 use crate::config::SignInMode;
 use crate::error::AuthError;
 use crate::loopback::Loopback;
@@ -37,19 +39,36 @@ pub struct SignInOptions {
     pub mode: Option<SignInMode>,
 }
 
-/// What reaches the flow: a callback URL (with, from the loopback listener,
-/// a way to answer the browser), or a cancellation.
+/// What reaches the flow: this flow's callback (with, from the loopback
+/// listener, a way to answer the browser), or a cancellation.
 pub(crate) enum Event {
     Callback {
-        url: Url,
+        callback: Callback,
         reply: Option<oneshot::Sender<Result<(), String>>>,
     },
     Cancel,
 }
 
+/// What became of a request to the redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// It was this flow's callback; the flow goes on with it.
+    Taken,
+    /// Not this flow's (another URL, no or another `state`, a repeated
+    /// parameter): refused, and the flow keeps waiting.
+    NotThisFlow,
+    /// The flow already has its callback, or has ended.
+    Ended,
+}
+
 struct HandleShared {
     redirect_uri: Url,
+    /// The `state` sent with the authorization request.
+    state: Secret,
     taken: AtomicBool,
+    cancelled: AtomicBool,
+    /// Wakes a code exchange in flight when the flow is cancelled.
+    cancel: Notify,
     tx: mpsc::UnboundedSender<Event>,
 }
 
@@ -80,35 +99,60 @@ impl SignInHandle {
     }
 
     /// Hands the callback URL to the flow. `true` if taken: it is this
-    /// flow's callback and the flow had not ended or been answered yet.
+    /// flow's callback (its `state` matches) and the flow had not ended or
+    /// been answered yet. A URL with no or another `state` is refused and
+    /// the flow keeps waiting ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)).
     pub fn deliver(&self, url: Url) -> bool {
-        self.deliver_with_reply(url, None)
+        self.deliver_with_reply(url, None) == Delivery::Taken
     }
 
     pub(crate) fn deliver_with_reply(
         &self,
         url: Url,
         reply: Option<oneshot::Sender<Result<(), String>>>,
-    ) -> bool {
-        if !self.is_callback(&url) || self.shared.taken.swap(true, Ordering::SeqCst) {
-            return false;
+    ) -> Delivery {
+        if !self.is_callback(&url) {
+            return Delivery::NotThisFlow;
         }
-        self.shared.tx.send(Event::Callback { url, reply }).is_ok()
+        let callback = match parse_callback(url.query(), &self.shared.state.0) {
+            Ok(callback) => callback,
+            Err(why) => {
+                tracing::warn!(?why, "refused a request to the sign-in redirect");
+                return Delivery::NotThisFlow;
+            }
+        };
+        if self.shared.taken.swap(true, Ordering::SeqCst) {
+            return Delivery::Ended;
+        }
+        match self.shared.tx.send(Event::Callback { callback, reply }) {
+            Ok(()) => Delivery::Taken,
+            Err(_) => Delivery::Ended,
+        }
     }
 
-    /// Cancels the flow (no effect once a callback was taken).
+    /// Cancels the flow. Before the callback it ends at once; after it, the
+    /// code exchange in flight is abandoned (tokens it still brings are
+    /// revoked) and no session is installed. No effect once the flow ended.
     pub fn cancel(&self) {
+        self.shared.cancelled.store(true, Ordering::SeqCst);
+        self.shared.cancel.notify_one();
         if !self.shared.taken.swap(true, Ordering::SeqCst) {
             let _ = self.shared.tx.send(Event::Cancel);
         }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.shared.cancelled.load(Ordering::SeqCst)
     }
 
     pub(crate) fn redirect_uri(&self) -> &Url {
         &self.shared.redirect_uri
     }
 
-    fn take(&self) {
-        self.shared.taken.store(true, Ordering::SeqCst);
+    /// Claims the callback slot; `false` if something else had it.
+    fn try_take(&self) -> bool {
+        !self.shared.taken.swap(true, Ordering::SeqCst)
     }
 }
 
@@ -122,7 +166,6 @@ pub struct PendingSignIn {
     authorize_url: Url,
     redirect_uri: Url,
     verifier: Option<PkceCodeVerifier>,
-    state: Secret,
     nonce: Secret,
     handle: SignInHandle,
     events: mpsc::UnboundedReceiver<Event>,
@@ -149,14 +192,24 @@ impl SessionManager {
         }
         let flow_id = self.next_flow_id();
         let (tx, events) = mpsc::unbounded_channel();
+        let state = CsrfToken::new_random_len(32);
+        let shared = |redirect_uri: Url, tx: mpsc::UnboundedSender<Event>| {
+            Arc::new(HandleShared {
+                redirect_uri,
+                state: Secret(state.secret().clone()),
+                taken: AtomicBool::new(false),
+                cancelled: AtomicBool::new(false),
+                cancel: Notify::new(),
+                tx,
+            })
+        };
         // The redirect URI is known once the port is; fill in a placeholder
         // handle to claim the flow slot first.
         let placeholder = SignInHandle {
-            shared: Arc::new(HandleShared {
-                redirect_uri: Url::parse("http://127.0.0.1/callback").expect("static URL"),
-                taken: AtomicBool::new(false),
-                tx: tx.clone(),
-            }),
+            shared: shared(
+                Url::parse("http://127.0.0.1/callback").expect("static URL"),
+                tx.clone(),
+            ),
         };
         if let Some((_, old)) = self.lock_flow().replace((flow_id, placeholder)) {
             old.cancel();
@@ -180,11 +233,7 @@ impl SessionManager {
         let redirect_uri =
             Url::parse(&format!("http://127.0.0.1:{port}/callback")).expect("valid URL");
         let handle = SignInHandle {
-            shared: Arc::new(HandleShared {
-                redirect_uri: redirect_uri.clone(),
-                taken: AtomicBool::new(false),
-                tx,
-            }),
+            shared: shared(redirect_uri.clone(), tx),
         };
         {
             let mut flow = self.lock_flow();
@@ -195,7 +244,6 @@ impl SessionManager {
         }
 
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(32);
-        let state = CsrfToken::new_random_len(32);
         let nonce = CsrfToken::new_random_len(32).secret().clone();
         let redirect = RedirectUrl::from_url(redirect_uri.clone());
         let mut request = provider
@@ -219,7 +267,6 @@ impl SessionManager {
             authorize_url,
             redirect_uri,
             verifier: Some(verifier),
-            state: Secret(state.secret().clone()),
             nonce: Secret(nonce),
             handle,
             events,
@@ -272,25 +319,46 @@ impl PendingSignIn {
         self.handle.clone()
     }
 
-    /// Completes the flow with a callback URL the app intercepted.
-    pub async fn complete(mut self, callback: &Url) -> Result<User, AuthError> {
-        self.handle.take();
-        let result = self.process(callback).await;
+    /// Completes the flow with a callback URL the app intercepted. A URL
+    /// that is not this flow's (another address, no or another `state`) is
+    /// refused with [`AuthError::StateMismatch`] and the flow stays open:
+    /// call again with the right one, or [`finish`](Self::finish).
+    pub async fn complete(&mut self, callback: &Url) -> Result<User, AuthError> {
+        if self.done {
+            return Err(AuthError::Protocol("this sign-in has already ended".into()));
+        }
+        if !self.handle.is_callback(callback) {
+            return Err(AuthError::StateMismatch);
+        }
+        let parsed = parse_callback(callback.query(), &self.handle.shared.state.0)
+            .map_err(|_| AuthError::StateMismatch)?;
+        let result = if self.handle.try_take() {
+            self.process(parsed).await
+        } else if self.handle.is_cancelled() {
+            Err(self.fail(AuthError::Cancelled))
+        } else {
+            // The loopback listener or `deliver` took the callback first:
+            // `finish` completes the flow with it.
+            return Err(AuthError::Protocol(
+                "this sign-in already received its callback".into(),
+            ));
+        };
         self.close().await;
         result
     }
 
     /// Waits for whichever comes first: the loopback callback,
     /// [`SignInHandle::deliver`], [`SignInHandle::cancel`], or `timeout`;
-    /// then checks, exchanges, validates, stores: SignedIn.
+    /// then checks, exchanges, validates, stores: SignedIn. Requests that
+    /// are not this flow's callback do not end the wait.
     pub async fn finish(mut self, timeout: Duration) -> Result<User, AuthError> {
         let event = tokio::select! {
             ev = self.events.recv() => ev,
             _ = tokio::time::sleep(timeout) => None,
         };
         let result = match event {
-            Some(Event::Callback { url, reply }) => {
-                let result = self.process(&url).await;
+            Some(Event::Callback { callback, reply }) => {
+                let result = self.process(callback).await;
                 if let Some(reply) = reply {
                     let _ =
                         reply.send(result.as_ref().map(|_| ()).map_err(AuthError::user_message));
@@ -299,7 +367,7 @@ impl PendingSignIn {
             }
             Some(Event::Cancel) => Err(self.fail(AuthError::Cancelled)),
             None => {
-                self.handle.take();
+                self.handle.try_take();
                 Err(self.fail(AuthError::TimedOut))
             }
         };
@@ -319,8 +387,8 @@ impl PendingSignIn {
         }
     }
 
-    async fn process(&mut self, url: &Url) -> Result<User, AuthError> {
-        match self.exchange(url).await {
+    async fn process(&mut self, callback: Callback) -> Result<User, AuthError> {
+        match self.exchange(callback).await {
             Ok(user) => {
                 self.done = true;
                 self.manager.flow_succeeded(self.flow_id);
@@ -331,85 +399,148 @@ impl PendingSignIn {
         }
     }
 
-    async fn exchange(&mut self, url: &Url) -> Result<User, AuthError> {
-        if !self.handle.is_callback(url) {
-            return Err(AuthError::Protocol(
-                "the URL is not this sign-in's redirect".into(),
-            ));
-        }
-        let mut query: HashMap<String, String> = HashMap::new();
-        for (k, v) in url.query_pairs() {
-            if query.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(AuthError::Protocol(format!("the callback repeats {k:?}")));
-            }
-        }
-        let state_ok = query
-            .get("state")
-            .is_some_and(|s| constant_time_eq(s.as_bytes(), self.state.0.as_bytes()));
-        if let Some(error) = query.get("error") {
-            if query.contains_key("state") && !state_ok {
-                return Err(AuthError::StateMismatch);
-            }
-            return Err(AuthError::Callback {
-                error: error.clone(),
-                description: query.get("error_description").cloned(),
-            });
-        }
-        if !state_ok {
-            return Err(AuthError::StateMismatch);
-        }
-        // RFC 9207: the issuer names itself in the response; check it when
-        // present, and require it when the issuer says it sends it.
-        match query.get("iss") {
+    /// RFC 9207: the issuer names itself in the response; check it when
+    /// present, and require it when the issuer says it sends it.
+    fn check_iss(&self, iss: Option<&str>) -> Result<(), AuthError> {
+        match iss {
             Some(iss)
                 if iss.trim_end_matches('/')
                     != self.provider.metadata.issuer.trim_end_matches('/') =>
             {
-                return Err(AuthError::Protocol(
+                Err(AuthError::Protocol(
                     "the callback comes from another issuer (iss)".into(),
-                ));
+                ))
             }
             None if self
                 .provider
                 .metadata
                 .authorization_response_iss_parameter_supported =>
             {
-                return Err(AuthError::Protocol(
+                Err(AuthError::Protocol(
                     "the callback lacks the iss parameter".into(),
-                ));
+                ))
             }
-            _ => {}
+            _ => Ok(()),
         }
-        let code = query
-            .remove("code")
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| AuthError::Protocol("the callback has no code".into()))?;
+    }
+
+    async fn exchange(&mut self, callback: Callback) -> Result<User, AuthError> {
+        let code = match callback {
+            Callback::Code { code, iss } => {
+                self.check_iss(iss.as_deref())?;
+                code
+            }
+            Callback::Error {
+                error,
+                description,
+                iss,
+            } => {
+                // An error from another issuer is not this issuer's word.
+                if iss.is_some() {
+                    self.check_iss(iss.as_deref())?;
+                }
+                return Err(AuthError::Callback { error, description });
+            }
+            Callback::Incomplete => {
+                return Err(AuthError::Protocol("the callback has no code".into()))
+            }
+        };
         let verifier = self
             .verifier
             .take()
             .ok_or_else(|| AuthError::Protocol("the flow was already used".into()))?;
-        let redirect = RedirectUrl::from_url(self.redirect_uri.clone());
-        let tokens = self
-            .provider
-            .exchange_code(code, verifier, &redirect, &self.nonce.0)
-            .await?;
+        let tokens = self.exchange_unless_cancelled(code, verifier).await?;
         let refresh_token = tokens.refresh_token.ok_or_else(|| {
             AuthError::Protocol(
                 "the issuer sent no refresh token (offline_access not granted)".into(),
             )
         })?;
-        if !self.manager.is_current_flow(self.flow_id) {
+        // Cancel wins: tokens that came back after it are revoked, not kept.
+        if self.handle.is_cancelled() || !self.manager.is_current_flow(self.flow_id) {
+            revoke_in_background(self.provider.clone(), refresh_token);
             return Err(AuthError::Cancelled);
         }
-        self.manager
+        let handle = self.handle.clone();
+        let (manager, flow_id) = (self.manager.clone(), self.flow_id);
+        let still_wanted = move || !handle.is_cancelled() && manager.is_current_flow(flow_id);
+        let user = match self
+            .manager
             .install_session(
                 &tokens.claims,
                 &tokens.id_token,
-                refresh_token,
+                refresh_token.clone(),
                 self.nonce.0.clone(),
+                &still_wanted,
             )
             .await
+        {
+            Err(AuthError::Cancelled) => {
+                revoke_in_background(self.provider.clone(), refresh_token);
+                return Err(AuthError::Cancelled);
+            }
+            other => other?,
+        };
+        if self.handle.is_cancelled() {
+            // Cancelled while the session was being stored: undo it.
+            tracing::info!("sign-in cancelled while the session was stored: signing out");
+            let _ = self.manager.sign_out().await;
+            self.manager.set_state(AuthState::SignedOut {
+                reason: Some(AuthError::Cancelled.reason()),
+            });
+            return Err(AuthError::Cancelled);
+        }
+        Ok(user)
     }
+
+    /// The code exchange, abandoned as soon as the flow is cancelled. It
+    /// runs in a task of its own so that an abandoned exchange still
+    /// finishes: its refresh token is then revoked.
+    async fn exchange_unless_cancelled(
+        &self,
+        code: String,
+        verifier: PkceCodeVerifier,
+    ) -> Result<crate::provider::Tokens, AuthError> {
+        if self.handle.is_cancelled() {
+            return Err(AuthError::Cancelled);
+        }
+        let provider = self.provider.clone();
+        let redirect = RedirectUrl::from_url(self.redirect_uri.clone());
+        let nonce = self.nonce.0.clone();
+        let mut task = tokio::spawn(async move {
+            provider
+                .exchange_code(code, verifier, &redirect, &nonce)
+                .await
+        });
+        let shared = self.handle.shared.clone();
+        tokio::select! {
+            joined = &mut task => joined
+                .map_err(|e| AuthError::Protocol(format!("the code exchange stopped: {e}")))?,
+            () = shared.cancel.notified() => {
+                let provider = self.provider.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(tokens)) = task.await {
+                        if let Some(refresh_token) = tokens.refresh_token {
+                            revoke_in_background(provider, refresh_token);
+                        }
+                    }
+                });
+                Err(AuthError::Cancelled)
+            }
+        }
+    }
+}
+
+/// Revokes tokens a cancelled flow obtained anyway (best effort).
+fn revoke_in_background(provider: Arc<Provider>, refresh_token: crate::secret::RefreshToken) {
+    tokio::spawn(async move {
+        match tokio::time::timeout(Duration::from_secs(10), provider.revoke(&refresh_token)).await {
+            Ok(Ok(())) => tracing::info!("revoked the tokens of a cancelled sign-in"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "could not revoke the tokens of a cancelled sign-in")
+            }
+            Err(_) => tracing::warn!("revoking the tokens of a cancelled sign-in timed out"),
+        }
+    });
 }
 
 impl Drop for PendingSignIn {
@@ -420,8 +551,4 @@ impl Drop for PendingSignIn {
         }
         // Loopback's own Drop closes the listener.
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

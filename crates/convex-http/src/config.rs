@@ -47,12 +47,28 @@ pub(crate) fn check_deployment_url(url: &Url) -> Result<(), ConvexError> {
                 .to_owned(),
         ));
     }
+    if url.scheme() == "http" && !is_loopback(url) {
+        return Err(ConvexError::InsecureUrl {
+            url: url.as_str().to_owned(),
+        });
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ConvexError::Config(
             "the Convex URL must not carry a query or fragment".to_owned(),
         ));
     }
     Ok(())
+}
+
+/// Whether the URL points at this machine (127.0.0.0/8, ::1, localhost):
+/// the only hosts where plain http keeps the token on the machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +96,36 @@ mod tests {
             let err = url_from_env(lookup(value)).unwrap_err();
             assert!(matches!(err, ConvexError::Config(_)), "{err:?}");
             assert!(err.to_string().contains("CONVEX_URL is not set"), "{err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for ok in [
+            "http://127.0.0.1:3210",
+            "http://127.1.2.3:3210",
+            "http://[::1]:3210",
+            "http://localhost:3210",
+            "http://LOCALHOST",
+            "https://happy-otter-123.convex.cloud",
+            "https://10.0.0.5",
+        ] {
+            assert!(url_from_env(lookup(Some(ok))).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://happy-otter-123.convex.cloud",
+            "http://10.0.0.5:3210",
+            "http://[::2]:3210",
+            "http://localhost.evil.example.com",
+            "http://128.0.0.1",
+        ] {
+            let err = url_from_env(lookup(Some(bad))).unwrap_err();
+            assert!(
+                matches!(&err, ConvexError::InsecureUrl { url } if url.starts_with("http://")),
+                "{bad}: {err:?}"
+            );
+            assert!(err.to_string().contains("https://"), "{err}");
+            assert!(err.to_string().contains("CONVEX_URL"), "{err}");
         }
     }
 

@@ -58,6 +58,17 @@ pub enum ConvexError {
     /// Bad configuration (`CONVEX_URL` missing or not http(s), client setup).
     #[error("{0}")]
     Config(String),
+    /// The deployment URL is plain `http` on a host that is not this
+    /// machine: the ID token would cross the network in clear. Only
+    /// loopback (127.0.0.0/8, ::1, localhost) may use `http`.
+    #[error(
+        "the Convex URL {url} uses plain http on a host that is not this machine: \
+         set CONVEX_URL to its https:// address (http is allowed for 127.0.0.1, ::1 and localhost only)"
+    )]
+    InsecureUrl {
+        /// The URL as configured.
+        url: String,
+    },
 }
 
 impl ConvexError {

@@ -29,7 +29,7 @@ mod token;
 mod wire;
 
 pub use client::{ConvexClient, ConvexClientBuilder, CLIENT_NAME};
-pub use config::{url_from_env, CONVEX_URL};
+pub use config::{is_loopback, url_from_env, CONVEX_URL};
 pub use error::{ConvexError, TransportError, TransportErrorKind};
 pub use token::{NoToken, StaticToken, TokenError, TokenErrorKind, TokenSource};
 

@@ -1,12 +1,17 @@
 //! The command line.
 
+use std::path::PathBuf;
+
 use clap::{ArgAction, Parser, Subcommand};
 
 /// Courier from the command line: sign in with Clerk, read and send your
 /// Convex messages. Uses the desktop app's session (the same keychain entry)
 /// and configuration (CLERK_FRONTEND_API_URL or CLERK_PUBLISHABLE_KEY,
-/// CLERK_OAUTH_CLIENT_ID, CONVEX_URL; from the environment, ./.env, or the
-/// app's config folder's .env).
+/// CLERK_OAUTH_CLIENT_ID, CONVEX_URL): from the environment first, then the
+/// file given with --env-file, then the app's config folder's .env (on Linux
+/// ~/.config/dev.courier.desktop/.env). A .env in the current directory is
+/// never read unless named with --env-file: a file that happens to sit where
+/// you run courier-cli must not decide where your tokens are sent.
 ///
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 offline,
 /// 5 misconfigured.
@@ -16,6 +21,11 @@ pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+
+    /// Also read settings from this .env file (after the environment, before
+    /// the app's config folder's .env). Without it no ./.env is read.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub(crate) env_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -129,6 +139,17 @@ mod tests {
         );
         assert_eq!(parse(&["logout"]).unwrap().command, Command::Logout);
         assert_eq!(parse(&["-vv", "whoami"]).unwrap().verbose, 2);
+        assert_eq!(parse(&["whoami"]).unwrap().env_file, None);
+        assert_eq!(
+            parse(&["--env-file", "dev.env", "whoami"])
+                .unwrap()
+                .env_file,
+            Some(PathBuf::from("dev.env"))
+        );
+        assert_eq!(
+            parse(&["token", "--env-file", "x/.env"]).unwrap().env_file,
+            Some(PathBuf::from("x/.env"))
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The configuration, as the desktop app reads it: the process environment
-//! wins, then `./.env` (development), then `.env` in the app's config folder
-//! (installed app). The files are read, never written into the process
+//! wins, then the file named by `--env-file` (development), then `.env` in
+//! the app's config folder (installed app). A `./.env` is never read on its
+//! own: a file that happens to sit in the working directory must not decide
+//! where tokens are sent. The files are read, never written into the process
 //! environment.
 
 use std::collections::HashMap;
@@ -23,11 +25,20 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    /// The process environment, `./.env`, then the app config folder's `.env`.
-    pub(crate) fn load() -> Result<Self, CliError> {
+    /// The process environment, `env_file` (`--env-file`, which must
+    /// exist), then the app config folder's `.env`.
+    pub(crate) fn load(env_file: Option<&Path>) -> Result<Self, CliError> {
+        if let Some(file) = env_file {
+            if !file.is_file() {
+                return Err(CliError::Misconfigured(format!(
+                    "--env-file {}: no such file",
+                    file.display()
+                )));
+            }
+        }
         let process = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-        Self::from_sources(process, &env_files())
+        Self::from_sources(process, &env_files(env_file))
     }
 
     /// `process` first, then each of `files` that exists, in order: the
@@ -81,13 +92,16 @@ impl Env {
         let app = app_env_file()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| format!("<config dir>/{APP_ID}/.env"));
-        format!("Looked in the environment, ./.env and {app}; {read}.")
+        format!(
+            "Looked in the environment, the --env-file if given, and {app} \
+             (./.env is read only with --env-file .env); {read}."
+        )
     }
 }
 
-/// `./.env`, then the app config folder's `.env`.
-pub(crate) fn env_files() -> Vec<PathBuf> {
-    let mut files = vec![PathBuf::from(".env")];
+/// `env_file` (if given), then the app config folder's `.env`.
+pub(crate) fn env_files(env_file: Option<&Path>) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = env_file.map(Path::to_path_buf).into_iter().collect();
     files.extend(app_env_file());
     files
 }
@@ -202,6 +216,18 @@ mod tests {
             env.clerk().unwrap().issuer_str(),
             "https://verb-noun-00.clerk.accounts.dev"
         );
+    }
+
+    #[test]
+    fn no_dot_env_in_the_working_directory_unless_named() {
+        assert!(env_files(None).iter().all(|f| f != Path::new(".env")));
+        assert_eq!(
+            env_files(Some(Path::new("dev.env")))[0],
+            PathBuf::from("dev.env")
+        );
+        let err = Env::load(Some(Path::new("/nonexistent/courier/.env"))).unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert!(err.to_string().contains("--env-file"), "{err}");
     }
 
     #[test]

@@ -102,7 +102,9 @@ impl CliError {
             ConvexError::Unauthenticated { .. } => Self::NotSignedIn(format!(
                 "Convex at {origin} did not accept your session even after a refresh ({e}). {LOGIN_HINT}"
             )),
-            ConvexError::Config(_) => Self::Misconfigured(e.to_string()),
+            ConvexError::Config(_) | ConvexError::InsecureUrl { .. } => {
+                Self::Misconfigured(e.to_string())
+            }
             ConvexError::Function { .. } => Self::Failed(format!("Convex refused: {e}")),
             _ => Self::Failed(format!("{e} ({origin})")),
         }

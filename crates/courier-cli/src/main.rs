@@ -46,7 +46,7 @@ fn run() -> anyhow::Result<ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     let result = runtime.block_on(async {
-        let env = config::Env::load()?;
+        let env = config::Env::load(cli.env_file.as_deref())?;
         commands::run(cli.command, &env).await
     });
     Ok(match result {

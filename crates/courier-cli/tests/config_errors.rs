@@ -113,3 +113,64 @@ fn help_lists_the_commands_and_exit_codes() {
         assert!(help.contains(word), "{word}: {help}");
     }
 }
+
+/// A `.env` in the working directory that names another issuer and backend.
+const STRAY_ENV: &str = "CLERK_FRONTEND_API_URL=http://127.0.0.1:4810\n\
+                         CLERK_OAUTH_CLIENT_ID=courier-desktop\n\
+                         CONVEX_URL=http://stray-backend.example.com\n";
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_courier-cli"))
+        .args(args)
+        .env_clear()
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_dot_env_in_the_working_directory_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), STRAY_ENV).unwrap();
+    // Nothing of the stray file is used: neither the backend...
+    let out = run_in(dir.path(), &["messages"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("CONVEX_URL is not set"), "{err}");
+    assert!(!err.contains("stray-backend"), "{err}");
+    // ...nor the issuer.
+    let out = run_in(dir.path(), &["whoami"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no Clerk issuer configured"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn env_file_reads_the_named_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), STRAY_ENV).unwrap();
+    let out = run_in(dir.path(), &["--env-file", ".env", "messages"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    // The Convex URL came from the file, refused as plain http off this machine.
+    assert!(err.contains("stray-backend.example.com"), "{err}");
+    assert!(err.contains("https"), "{err}");
+
+    let out = run_in(dir.path(), &["messages", "--env-file", "missing.env"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing.env"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_says_where_settings_come_from() {
+    let out = run(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--env-file"), "{help}");
+    assert!(help.contains("never read unless"), "{help}");
+}

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_auth::{AuthError, AuthState, MemoryStore, SessionStore, SignInOptions, StoreError};
-use test_support::{deliver, demo, play_browser, TestBrowser};
+use test_support::{deliver, demo, play_browser, TestBrowser, TokenFault};
 
 use crate::util::*;
 
@@ -123,7 +123,7 @@ async fn complete_with_an_intercepted_url_and_prompt_login_after_sign_out() {
     let m = manager(&b, Arc::new(MemoryStore::new()));
     m.restore().await;
     let browser = TestBrowser::new();
-    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let mut pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     let location = browser
         .sign_in(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
         .await
@@ -155,7 +155,7 @@ async fn complete_with_an_intercepted_url_and_prompt_login_after_sign_out() {
     // issuer shows the form again and Grace can sign in.
     m.sign_out().await.unwrap();
     assert!(m.prompt_login());
-    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let mut pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     assert_eq!(
         query(pending.authorize_url(), "prompt").as_deref(),
         Some("login")
@@ -171,85 +171,193 @@ async fn complete_with_an_intercepted_url_and_prompt_login_after_sign_out() {
     );
 }
 
+/// `location` with its `state` replaced (or removed, for `None`).
+fn with_state(location: &url::Url, state: Option<&str>) -> url::Url {
+    let mut forged = location.clone();
+    let pairs: Vec<(String, String)> = location
+        .query_pairs()
+        .filter(|(k, _)| k != "state")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .chain(state.map(|s| ("state".to_owned(), s.to_owned())))
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    forged
+}
+
 #[tokio::test]
-async fn state_mismatch_is_refused_and_leaves_nothing() {
+async fn a_wrong_state_gets_400_and_the_flow_keeps_waiting() {
     let b = backends(None).await;
     let store = Arc::new(MemoryStore::new());
     let m = manager(&b, store.clone());
     m.restore().await;
     let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     let redirect = pending.redirect_uri().clone();
+    let handle = pending.handle();
     let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
         .await
         .unwrap();
-    let mut forged = location.clone();
-    let pairs: Vec<(String, String)> = location
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "state" {
-                "forged-state-value".to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    forged.query_pairs_mut().clear().extend_pairs(pairs);
-    let (r, page) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&forged));
-    assert!(matches!(r, Err(AuthError::StateMismatch)), "{r:?}");
-    let page = page.unwrap();
-    assert_eq!(page.status, 400);
-    assert!(page.body.contains("Sign-in failed"));
-    assert_eq!(
-        signed_out_code(&m.state()).as_deref(),
-        Some("state_mismatch")
-    );
-    assert!(listener_closed(&redirect).await);
-    assert_eq!(
-        b.clerk().grants().authorization_code,
-        0,
-        "the code was never exchanged"
-    );
+    let task = tokio::spawn(pending.finish(Duration::from_secs(20)));
+
+    for forged in [
+        with_state(&location, Some("forged-state-value")),
+        with_state(&location, None),
+        with_state(&location, Some("")),
+    ] {
+        let page = deliver(&forged).await.unwrap();
+        assert_eq!(page.status, 400, "{forged}: {}", page.body);
+        assert!(page.body.contains("not for your sign-in"), "{}", page.body);
+        assert!(!handle.deliver(forged.clone()), "the handle refuses it too");
+    }
+    // A repeated state is no state at all.
+    let state = query(&location, "state").unwrap();
+    let mut doubled = location.clone();
+    doubled.query_pairs_mut().append_pair("state", &state);
+    assert_eq!(deliver(&doubled).await.unwrap().status, 400);
+
+    assert_eq!(m.state(), AuthState::SigningIn, "the flow goes on");
+    assert!(!listener_closed(&redirect).await, "still listening");
+    assert_eq!(b.clerk().grants().authorization_code, 0);
     assert!(store.raw().is_none());
 
-    // Missing state too.
-    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
-    let mut no_state = pending.redirect_uri().clone();
+    // The real callback still signs in.
+    let page = deliver(&location).await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(task.await.unwrap().unwrap().id, demo::ADA_ID);
+    assert!(listener_closed(&redirect).await);
+}
+
+#[tokio::test]
+async fn complete_with_a_wrong_state_keeps_the_flow_open() {
+    let b = backends(None).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    m.restore().await;
+    let mut pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let redirect = pending.redirect_uri().clone();
+    let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    let mut no_state = redirect.clone();
     no_state.set_query(Some("code=abc"));
+    for wrong in [
+        with_state(&location, Some("forged-state-value")),
+        with_state(&location, None),
+        no_state,
+    ] {
+        assert!(matches!(
+            pending.complete(&wrong).await,
+            Err(AuthError::StateMismatch)
+        ));
+        assert_eq!(m.state(), AuthState::SigningIn);
+        assert!(!listener_closed(&redirect).await);
+    }
+    assert_eq!(b.clerk().grants().authorization_code, 0);
+    assert_eq!(pending.complete(&location).await.unwrap().id, demo::ADA_ID);
     assert!(matches!(
-        pending.complete(&no_state).await,
-        Err(AuthError::StateMismatch)
+        pending.complete(&location).await,
+        Err(AuthError::Protocol(_))
     ));
 }
 
 #[tokio::test]
-async fn error_callback_is_a_typed_error() {
+async fn an_error_without_the_state_is_refused_and_the_real_one_is_quoted() {
     let b = backends(None).await;
     let m = manager(&b, Arc::new(MemoryStore::new()));
     m.restore().await;
     let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     let redirect = pending.redirect_uri().clone();
     let state = query(pending.authorize_url(), "state").unwrap();
+    let task = tokio::spawn(pending.finish(Duration::from_secs(20)));
+
+    // Anyone on this machine can send this: it must not end the flow, nor
+    // put its words in Courier's mouth.
+    let mut forged = redirect.clone();
+    forged
+        .query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair(
+            "error_description",
+            "Courier: your password expired, visit evil.example",
+        );
+    let page = deliver(&forged).await.unwrap();
+    assert_eq!(page.status, 400);
+    assert!(!page.body.contains("evil.example"), "{}", page.body);
+    assert_eq!(m.state(), AuthState::SigningIn);
+
     let mut cb = redirect.clone();
     cb.query_pairs_mut()
         .append_pair("error", "access_denied")
         .append_pair("error_description", "The user said <no>")
         .append_pair("state", &state);
-    let (r, page) = tokio::join!(pending.finish(Duration::from_secs(20)), deliver(&cb));
-    match r {
+    let page = deliver(&cb).await.unwrap();
+    match task.await.unwrap() {
         Err(AuthError::Callback { error, description }) => {
             assert_eq!(error, "access_denied");
             assert_eq!(description.as_deref(), Some("The user said <no>"));
         }
         other => panic!("{other:?}"),
     }
-    let page = page.unwrap();
+    assert_eq!(page.status, 400);
     assert!(!page.body.contains("<no>"), "server text is escaped");
-    assert_eq!(
-        signed_out_code(&m.state()).as_deref(),
-        Some("access_denied")
+    assert!(
+        page.body.contains("The sign-in service said:"),
+        "{}",
+        page.body
     );
+    match m.state() {
+        AuthState::SignedOut {
+            reason: Some(reason),
+        } => {
+            assert_eq!(reason.code, "access_denied");
+            assert!(
+                reason
+                    .message
+                    .contains("The sign-in service said: \"The user said <no>\""),
+                "{}",
+                reason.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(listener_closed(&redirect).await);
+}
+
+#[tokio::test]
+async fn cancel_during_the_code_exchange_wins() {
+    let b = backends(None).await;
+    let store = Arc::new(MemoryStore::new());
+    let m = manager(&b, store.clone());
+    m.restore().await;
+    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let handle = pending.handle();
+    let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
+        .await
+        .unwrap();
+    b.clerk()
+        .set_token_fault(TokenFault::Stall(Duration::from_secs(2)));
+    let task = tokio::spawn(pending.finish(Duration::from_secs(20)));
+    assert!(handle.deliver(location.clone()));
+    // The token request is now stalled at the issuer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled_at = std::time::Instant::now();
+    handle.cancel();
+    let r = task.await.unwrap();
+    assert!(matches!(r, Err(AuthError::Cancelled)), "{r:?}");
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(1),
+        "cancel does not wait for the exchange"
+    );
+    assert_eq!(signed_out_code(&m.state()).as_deref(), Some("cancelled"));
+    assert!(store.raw().is_none(), "nothing stored");
+
+    // The exchange finishes at the issuer; its tokens are revoked, and
+    // nothing is installed afterwards.
+    b.clerk().set_token_fault(TokenFault::None);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(b.clerk().grants().authorization_code, 1);
+    assert_eq!(b.clerk().active_grants(), 0, "the grant was revoked");
+    assert_eq!(signed_out_code(&m.state()).as_deref(), Some("cancelled"));
+    assert!(store.raw().is_none());
+    assert!(matches!(m.id_token().await, Err(AuthError::NotSignedIn)));
 }
 
 #[tokio::test]
@@ -290,7 +398,7 @@ async fn timeout_cancel_and_drop_end_the_flow() {
 
     // A new flow supersedes an open one.
     let first = m.begin_sign_in(SignInOptions::default()).await.unwrap();
-    let second = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let mut second = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     assert!(matches!(
         first.finish(Duration::from_secs(5)).await,
         Err(AuthError::Cancelled)
@@ -327,7 +435,7 @@ async fn a_locked_keychain_fails_the_sign_in_with_a_keychain_reason() {
     let b = backends(None).await;
     let store = Arc::new(MemoryStore::new());
     let m = manager(&b, store.clone());
-    let pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
+    let mut pending = m.begin_sign_in(SignInOptions::default()).await.unwrap();
     let location = play_browser(pending.authorize_url(), demo::ADA_EMAIL, demo::PASSWORD)
         .await
         .unwrap();

@@ -135,3 +135,69 @@ async fn sign_out_returns_to_signed_out_and_leaves_no_keychain_entry() {
     app.screenshot("signed-out").await;
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, tauri-driver, the app build and Secret Service (run by scripts/test)"]
+async fn an_unsent_draft_stays_with_its_account_and_goes_at_its_sign_out() {
+    let backends = backends().await;
+    let mut app = signed_in_as_ada("draft-per-account", &backends, None).await;
+    app.text_contains("#about-issuer", &backends.issuer_url())
+        .await;
+    let input = app.visible("#composer-input").await;
+    input
+        .send_keys("Ada's unsent thought")
+        .await
+        .expect("type a draft");
+    // Past the composer's save debounce; a reload shows Ada her draft.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.client.refresh().await.expect("reload");
+    app.text_contains("#user-name", "Ada Lovelace").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let draft = app
+            .visible("#composer-input")
+            .await
+            .prop("value")
+            .await
+            .unwrap();
+        if draft.as_deref() == Some("Ada's unsent thought") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "draft not restored: {draft:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.visible("#sign-out").await.click().await.unwrap();
+    app.visible("#screen-signed-out").await;
+
+    // Grace, at the same computer, sees nothing of it.
+    app.sign_in(demo::GRACE_EMAIL, demo::PASSWORD).await;
+    app.text_contains("#user-name", "Grace").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let draft = app
+        .visible("#composer-input")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(draft.as_deref(), Some(""), "Grace sees Ada's draft");
+    app.screenshot("grace-empty-composer").await;
+    app.visible("#sign-out").await.click().await.unwrap();
+    app.visible("#screen-signed-out").await;
+
+    // Ada's sign-out removed it: back as Ada, the composer is empty too.
+    app.sign_in(demo::ADA_EMAIL, demo::PASSWORD).await;
+    app.text_contains("#user-name", "Ada Lovelace").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let draft = app
+        .visible("#composer-input")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        draft.as_deref(),
+        Some(""),
+        "the draft outlived the sign-out"
+    );
+    app.quit().await;
+}

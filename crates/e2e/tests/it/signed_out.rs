@@ -11,6 +11,15 @@ async fn signed_out_screen_shows_version_from_rust_and_sign_in_reaches_rust() {
         .text_contains("#app-version", env!("CARGO_PKG_VERSION"))
         .await;
     assert!(version.contains("0.1.0"), "{version}");
+    // Which issuer and backend this app sends its tokens to, from app_info.
+    let env = backends.env();
+    app.text_contains("#about-issuer-out", &backends.issuer_url())
+        .await;
+    app.text_contains(
+        "#about-backend-out",
+        env["CONVEX_URL"].trim_end_matches('/'),
+    )
+    .await;
     app.screenshot("signed-out").await;
     // "Sign in" reaches Rust: it opens the sign-in window on the issuer.
     app.visible("#sign-in").await.click().await.unwrap();
