@@ -23,6 +23,7 @@
 //! ```
 
 mod auth;
+mod commits;
 mod config;
 mod error;
 mod functions;
@@ -31,6 +32,7 @@ mod identity;
 mod seed;
 mod server;
 mod store;
+mod sync;
 mod validate;
 
 #[cfg(test)]

@@ -1,0 +1,3 @@
+//! Push latency (written below).
+
+fn main() {}
