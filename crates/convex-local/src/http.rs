@@ -25,6 +25,9 @@ pub struct AppState {
     pub(crate) store: Arc<Store>,
     pub(crate) verifier: Arc<Verifier>,
     pub(crate) max_body_bytes: usize,
+    /// Closes when the server stops: live sync sessions end with it (an
+    /// upgraded socket outlives the HTTP server's graceful shutdown).
+    pub(crate) stopping: tokio::sync::watch::Receiver<()>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -71,6 +71,7 @@ struct Session {
     store: Arc<Store>,
     verifier: Arc<Verifier>,
     commits: Receiver<Commit>,
+    stopping: tokio::sync::watch::Receiver<()>,
     auth: Auth,
     /// The identity version the client's last `Authenticate` reached.
     identity_version: IdentityVersion,
@@ -91,6 +92,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
     let mut session = Session {
         commits: store.commits().subscribe(),
         store,
+        stopping: state.stopping.clone(),
         verifier: state.verifier.clone(),
         auth: Auth::default(),
         identity_version: 0,
@@ -165,6 +167,8 @@ impl Session {
                         .await
                         .map_err(|e| SyncError::Socket(e.to_string()))?;
                 }
+                // The server is stopping.
+                _ = self.stopping.changed() => return Ok(()),
                 _ = tokio::time::sleep_until(sync_ping_at) => {
                     self.send(socket, ServerMessage::Ping).await?;
                 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use convex::{ConvexClient, ConvexClientBuilder, FunctionResult, WebSocketState};
-use convex_sync_types::types::SerializedArgs;
+use convex_sync_types::types::{ClientEvent, SerializedArgs};
 use convex_sync_types::{
     AuthenticationToken, ClientMessage, Query, QueryId, QuerySetModification, ServerMessage,
     StateModification,
@@ -268,6 +268,44 @@ async fn a_forged_token_never_authenticates() {
 }
 
 #[tokio::test]
+async fn a_token_that_expires_on_an_open_socket_ends_it() {
+    let issuer = TestIssuer::start(&["rsa_a"]).await;
+    let backend = Backend::start(&issuer).await;
+    let mut raw = Raw::connect(&backend, "/api/sync").await;
+    raw.authenticate(short_token(&issuer, 2)).await;
+    raw.add(0, 0, "messages:getForCurrentUser", json!({})).await;
+    raw.transition().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The next update finds the identity expired, as Convex's worker does.
+    http_send(&backend, &issuer.ada(), "after expiry").await;
+    match raw.next().await {
+        Some(ServerMessage::AuthError {
+            base_version,
+            auth_update_attempted,
+            ..
+        }) => {
+            assert_eq!(base_version, Some(1));
+            assert_eq!(auth_update_attempted, Some(false));
+        }
+        other => panic!("expected AuthError, got {other:?}"),
+    }
+    assert!(raw.next().await.is_none(), "the socket closes");
+}
+
+#[tokio::test]
+async fn stopping_the_server_ends_its_sockets() {
+    let issuer = TestIssuer::start(&["rsa_a"]).await;
+    let backend = Backend::start(&issuer).await;
+    let mut raw = Raw::connect(&backend, "/api/sync").await;
+    raw.add(0, 0, "users:me", json!({})).await;
+    raw.transition().await;
+    let Backend { server, dir, .. } = backend;
+    server.stop().await;
+    assert!(raw.next().await.is_none());
+    drop(dir);
+}
+
+#[tokio::test]
 async fn another_users_subscription_never_sees_the_messages() {
     let issuer = TestIssuer::start(&["rsa_a"]).await;
     let backend = Backend::start(&issuer).await;
@@ -330,6 +368,64 @@ async fn a_removed_query_stops_updating() {
     http_send(&backend, &issuer.ada(), "unseen").await;
     if let Ok(got) = timeout(Duration::from_millis(500), raw.next()).await {
         panic!("a removed query was updated: {got:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_mutation_response_is_followed_by_a_transition_reaching_it() {
+    let issuer = TestIssuer::start(&["rsa_a"]).await;
+    let backend = Backend::start(&issuer).await;
+    let mut raw = Raw::connect(&backend, "/api/sync").await;
+    raw.send(ClientMessage::Event(ClientEvent {
+        event_type: "ClientConnect".into(),
+        event: json!({"marks": []}),
+    }))
+    .await;
+    raw.authenticate(issuer.ada()).await;
+    raw.add(0, 0, "messages:getForCurrentUser", json!({})).await;
+    raw.transition().await;
+    raw.send(ClientMessage::Mutation {
+        request_id: 1,
+        udf_path: "messages:send".parse().unwrap(),
+        args: SerializedArgs::from_args(vec![json!({"body": "hi"})]).unwrap(),
+        component_path: None,
+    })
+    .await;
+    let ts = match raw.next().await {
+        Some(ServerMessage::MutationResponse {
+            request_id: 1,
+            result: Ok(convex::Value::String(_)),
+            ts: Some(ts),
+            ..
+        }) => ts,
+        other => panic!("expected a MutationResponse, got {other:?}"),
+    };
+    match raw.next().await {
+        Some(ServerMessage::Transition {
+            end_version,
+            modifications,
+            ..
+        }) => {
+            assert!(end_version.ts >= ts);
+            assert_eq!(modifications.len(), 1, "{modifications:?}");
+        }
+        other => panic!("expected a Transition, got {other:?}"),
+    }
+    // A function error answers the request and changes nothing else.
+    raw.send(ClientMessage::Action {
+        request_id: 2,
+        udf_path: "messages:send".parse().unwrap(),
+        args: SerializedArgs::from_args(vec![json!({"body": "hi"})]).unwrap(),
+        component_path: None,
+    })
+    .await;
+    match raw.next().await {
+        Some(ServerMessage::ActionResponse {
+            request_id: 2,
+            result: Err(e),
+            ..
+        }) => assert!(e.get_message().contains("as Action"), "{}", e.get_message()),
+        other => panic!("expected an ActionResponse, got {other:?}"),
     }
 }
 
