@@ -56,3 +56,14 @@ pub(crate) enum SyncError {
     #[error("internal: {0}")]
     Internal(String),
 }
+
+impl SyncError {
+    /// The error for a log line. A client message that failed to parse is
+    /// not quoted: parse errors can echo the message's values, tokens among them.
+    pub(crate) fn for_log(&self) -> String {
+        match self {
+            SyncError::BadMessage(_) => "invalid client message".into(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -118,14 +118,14 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
         }),
         SyncError::Socket(_) | SyncError::ClientTimeout(_) => None,
         SyncError::Internal(_) => {
-            tracing::error!("sync session failed: {error}");
+            tracing::error!("sync session failed: {}", error.for_log());
             None
         }
         _ => Some(ServerMessage::FatalError {
             error_message: error.to_string(),
         }),
     };
-    tracing::debug!("sync session ends: {error}");
+    tracing::debug!("sync session ends: {}", error.for_log());
     if let Some(message) = last {
         let _ = session.send(&mut socket, message).await;
     }

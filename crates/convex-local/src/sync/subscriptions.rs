@@ -253,3 +253,52 @@ fn pinned_args(f: Function, args: &Value, end_cursor: Option<&str>) -> Value {
 fn request_id() -> String {
     crate::store::new_id()[..16].to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_journal_pins_only_an_unpinned_page() {
+        let open = json!({"paginationOpts": {"numItems": 3, "cursor": null}});
+        let pinned = pinned_args(Function::MessagesList, &open, Some("end"));
+        assert_eq!(pinned["paginationOpts"]["endCursor"], "end");
+        let own = json!({"paginationOpts": {"numItems": 3, "cursor": null, "endCursor": "mine"}});
+        let kept = pinned_args(Function::MessagesList, &own, Some("end"));
+        assert_eq!(kept["paginationOpts"]["endCursor"], "mine");
+        assert_eq!(
+            pinned_args(Function::UsersMe, &json!({}), Some("end")),
+            json!({})
+        );
+    }
+
+    #[test]
+    fn versions_are_checked() {
+        let mut set = QuerySet::default();
+        assert!(matches!(
+            set.modify(1, 2, vec![]),
+            Err(SyncError::QuerySetVersion {
+                base: 1,
+                current: 0
+            })
+        ));
+        assert!(matches!(
+            set.modify(0, 0, vec![]),
+            Err(SyncError::QuerySetNotIncreasing { .. })
+        ));
+        set.modify(0, 1, vec![]).unwrap();
+        assert_eq!(set.version(), 1);
+        assert!(matches!(
+            set.modify(
+                1,
+                2,
+                vec![QuerySetModification::Remove {
+                    query_id: QueryId::new(9)
+                }]
+            ),
+            Err(SyncError::UnknownQuery(9))
+        ));
+    }
+}
