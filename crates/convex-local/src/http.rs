@@ -28,6 +28,8 @@ pub struct AppState {
     /// Closes when the server stops: live sync sessions end with it (an
     /// upgraded socket outlives the HTTP server's graceful shutdown).
     pub(crate) stopping: tokio::sync::watch::Receiver<()>,
+    /// Query results live sessions share.
+    pub(crate) query_cache: Arc<crate::sync::QueryCache>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -58,6 +58,7 @@ impl ConvexLocal {
             verifier: verifier.clone(),
             max_body_bytes: config.max_body_bytes,
             stopping,
+            query_cache: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;

@@ -15,6 +15,7 @@
 //!
 //! [`Verifier`]: crate::auth::Verifier
 
+mod cache;
 mod error;
 mod journal;
 mod session;
@@ -26,6 +27,7 @@ use axum::response::Response;
 
 use crate::http::AppState;
 
+pub(crate) use cache::QueryCache;
 pub(crate) use error::SyncError;
 
 /// Room for a message's framing around the largest call body allowed.

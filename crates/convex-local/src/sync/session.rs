@@ -17,7 +17,7 @@ use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;
 
 use super::subscriptions::{QuerySet, Rerun};
-use super::SyncError;
+use super::{QueryCache, SyncError};
 use crate::auth::Verifier;
 use crate::commits::Commit;
 use crate::functions::{self, Kind};
@@ -70,6 +70,7 @@ impl Auth {
 struct Session {
     store: Arc<Store>,
     verifier: Arc<Verifier>,
+    cache: Arc<QueryCache>,
     commits: Receiver<Commit>,
     stopping: tokio::sync::watch::Receiver<()>,
     auth: Auth,
@@ -93,6 +94,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
         commits: store.commits().subscribe(),
         store,
         stopping: state.stopping.clone(),
+        cache: state.query_cache.clone(),
         verifier: state.verifier.clone(),
         auth: Auth::default(),
         identity_version: 0,
@@ -373,8 +375,14 @@ impl Session {
         let rerun = std::mem::take(&mut self.rerun);
         let modifications = self
             .queries
-            .update(&self.store, self.auth.identity.as_ref(), rerun)
-            .await?;
+            .update(
+                &self.store,
+                &self.cache,
+                ts,
+                self.auth.identity.as_ref(),
+                rerun,
+            )
+            .await;
         let end = StateVersion {
             query_set: self.queries.version(),
             identity: self.identity_version,

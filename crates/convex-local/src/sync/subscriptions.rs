@@ -10,6 +10,7 @@ use convex_sync_types::{
 };
 use serde_json::Value;
 
+use super::cache::QueryCache;
 use super::journal;
 use super::SyncError;
 use crate::functions::{self, Function, Kind};
@@ -19,7 +20,7 @@ use crate::store::Store;
 /// A query's result as the client sees it, minus the request id Convex puts
 /// in error messages (which differs on every run and is not a change).
 #[derive(Clone, Debug, PartialEq)]
-enum Outcome {
+pub(super) enum Outcome {
     Value(Value),
     Failed {
         message: String,
@@ -133,9 +134,11 @@ impl QuerySet {
     pub(super) async fn update(
         &mut self,
         store: &Arc<Store>,
+        cache: &QueryCache,
+        ts: u64,
         identity: Option<&Value>,
         rerun: Rerun,
-    ) -> Result<Vec<StateModification<Value>>, SyncError> {
+    ) -> Vec<StateModification<Value>> {
         let mut modifications: Vec<StateModification<Value>> = self
             .removed
             .drain(..)
@@ -150,28 +153,18 @@ impl QuerySet {
                 due.then(|| (*id, *f, pinned_args(*f, args, s.end_cursor.as_deref())))
             })
             .collect();
-        let mut outcomes = if jobs.is_empty() {
-            Vec::new()
-        } else {
-            let store = store.clone();
-            let identity = identity.cloned();
-            tokio::task::spawn_blocking(move || {
-                jobs.into_iter()
-                    .map(|(id, f, args)| {
-                        let outcome = match functions::run(&store, f, identity.as_ref(), &args) {
-                            Ok(v) => Outcome::Value(v),
-                            Err(e) => {
-                                let (message, data) = client_error("sync", f.canonical_path(), e);
-                                Outcome::Failed { message, data }
-                            }
-                        };
-                        (id, outcome)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .map_err(|e| SyncError::Internal(format!("query task failed: {e}")))?
-        };
+        // Identity and arguments as a key: results depend on nothing else.
+        let identity_key = identity.map(Value::to_string).unwrap_or_default();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (id, f, args) in jobs {
+            let key = format!("{}\n{args}\n{identity_key}", f.canonical_path());
+            let slot = cache.slot(ts, key);
+            let outcome = slot
+                .get_or_init(|| run_query(store.clone(), f, identity.cloned(), args))
+                .await
+                .clone();
+            outcomes.push((id, outcome));
+        }
         // Refused calls never run; they fail once, on their first transition.
         for (id, s) in &self.queries {
             if let (Err(message), None) = (&s.call, &s.sent) {
@@ -216,8 +209,33 @@ impl QuerySet {
             });
             s.sent = Some(outcome);
         }
-        Ok(modifications)
+        modifications
     }
+}
+
+/// Runs one query on a blocking thread (SQLite reads block).
+async fn run_query(
+    store: Arc<Store>,
+    f: Function,
+    identity: Option<Value>,
+    args: Value,
+) -> Outcome {
+    let run = tokio::task::spawn_blocking(move || {
+        match functions::run(&store, f, identity.as_ref(), &args) {
+            Ok(v) => Outcome::Value(v),
+            Err(e) => {
+                let (message, data) = client_error("sync", f.canonical_path(), e);
+                Outcome::Failed { message, data }
+            }
+        }
+    });
+    run.await.unwrap_or_else(|e| {
+        tracing::error!("query {} panicked: {e}", f.canonical_path());
+        Outcome::Failed {
+            message: "Internal server error".into(),
+            data: None,
+        }
+    })
 }
 
 /// A query's function and checked arguments, or the message Convex gives
