@@ -55,6 +55,20 @@ impl Function {
         }
     }
 
+    /// Whether a write of messages can change this function's result (so a
+    /// live subscription to it must re-run after one).
+    pub(crate) fn reads_messages(self) -> bool {
+        match self {
+            Function::MessagesGetForCurrentUser | Function::MessagesList => true,
+            Function::MessagesSend | Function::UsersMe => false,
+        }
+    }
+
+    /// Whether its result is a page whose end a query journal can pin.
+    pub(crate) fn is_paginated(self) -> bool {
+        self == Function::MessagesList
+    }
+
     pub(crate) fn kind(self) -> Kind {
         match self {
             Function::MessagesSend => Kind::Mutation,
@@ -149,13 +163,20 @@ pub(crate) fn run(
             } else {
                 0
             };
+            let bad_cursor = || FnError::System("InvalidCursor: Failed to parse cursor".into());
             let cursor = match opts["cursor"].as_str() {
                 None => Cursor::Start,
-                Some(s) => Cursor::decode(s).ok_or_else(|| {
-                    FnError::System("InvalidCursor: Failed to parse cursor".into())
-                })?,
+                Some(s) => Cursor::decode(s).ok_or_else(bad_cursor)?,
             };
-            list(store, author, cursor, limit)
+            // `endCursor` pins the page's end, as Convex does for a page kept
+            // live (convex-js sends it; the sync protocol's journal sets it).
+            match opts.get("endCursor").and_then(Value::as_str) {
+                None => list(store, author, cursor, limit),
+                Some(end) => {
+                    let end = Cursor::decode(end).ok_or_else(bad_cursor)?;
+                    list_until(store, author, cursor, end)
+                }
+            }
         }
         Function::MessagesSend => {
             let identity = identity.ok_or_else(not_authenticated)?;
@@ -203,6 +224,28 @@ fn list(store: &Store, author: &str, cursor: Cursor, limit: usize) -> Result<Val
         "page": rows.iter().map(|m| m.to_doc()).collect::<Vec<_>>(),
         "isDone": is_done,
         "continueCursor": next.encode(),
+    }))
+}
+
+/// The page from `cursor` through `end`, whatever its length: a page kept
+/// live grows with new messages rather than pushing old ones to the next page.
+fn list_until(store: &Store, author: &str, cursor: Cursor, end: Cursor) -> Result<Value, FnError> {
+    let after = match &cursor {
+        Cursor::Start => None,
+        Cursor::After(p) => Some(p),
+        Cursor::End => {
+            return Ok(json!({"page": [], "isDone": true, "continueCursor": Cursor::End.encode()}))
+        }
+    };
+    let (rows, is_done) = match &end {
+        Cursor::Start => (Vec::new(), false),
+        Cursor::End => (store.page(author, after, usize::MAX >> 1)?, true),
+        Cursor::After(until) => (store.page_until(author, after, until)?, false),
+    };
+    Ok(json!({
+        "page": rows.iter().map(|m| m.to_doc()).collect::<Vec<_>>(),
+        "isDone": is_done,
+        "continueCursor": end.encode(),
     }))
 }
 

@@ -25,6 +25,11 @@ pub struct AppState {
     pub(crate) store: Arc<Store>,
     pub(crate) verifier: Arc<Verifier>,
     pub(crate) max_body_bytes: usize,
+    /// Closes when the server stops: live sync sessions end with it (an
+    /// upgraded socket outlives the HTTP server's graceful shutdown).
+    pub(crate) stopping: tokio::sync::watch::Receiver<()>,
+    /// Query results live sessions share.
+    pub(crate) query_cache: Arc<crate::sync::QueryCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,6 +54,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/mutation", post(mutation_post))
         .route("/api/action", post(action_post))
         .route("/api/run/{*path}", post(run_post))
+        .route("/api/sync", get(crate::sync::sync_get))
+        .route("/api/{client_version}/sync", get(crate::sync::sync_get))
         .route("/version", get(version_get))
         .layer(cors)
         .with_state(state)
@@ -141,21 +148,9 @@ async fn call(
             Json(json!({"status": "success", "value": value, "logLines": []})),
         )
             .into_response(),
-        Ok(Err(FnError::Convex(data))) => {
-            let text = match &data {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            udf_error(
-                &request_id,
-                format!("Uncaught ConvexError: {text}"),
-                Some(data),
-            )
-        }
-        Ok(Err(FnError::System(message))) => udf_error(&request_id, message, None),
-        Ok(Err(FnError::Internal(e))) => {
-            tracing::error!(request_id, "function {path} failed: {e}");
-            udf_error(&request_id, "Internal server error".into(), None)
+        Ok(Err(e)) => {
+            let (message, data) = client_error(&request_id, &path, e);
+            udf_error(&request_id, message, data)
         }
         Err(e) => {
             tracing::error!(request_id, "function {path} panicked: {e}");
@@ -164,11 +159,36 @@ async fn call(
     }
 }
 
+/// A function's failure as clients see it, without the request-id prefix:
+/// the message and, for a `ConvexError`, its data. Storage failures are
+/// logged here and shown only as "Internal server error".
+pub(crate) fn client_error(request_id: &str, path: &str, e: FnError) -> (String, Option<Value>) {
+    match e {
+        FnError::Convex(data) => {
+            let text = match &data {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (format!("Uncaught ConvexError: {text}"), Some(data))
+        }
+        FnError::System(message) => (message, None),
+        FnError::Internal(e) => {
+            tracing::error!(request_id, "function {path} failed: {e}");
+            ("Internal server error".into(), None)
+        }
+    }
+}
+
+/// The full error message Convex shows for a failed function.
+pub(crate) fn error_message(request_id: &str, message: &str) -> String {
+    format!("[Request ID: {request_id}] Server Error\n{message}")
+}
+
 /// A function's failure: HTTP 200, as Convex answers it.
 fn udf_error_body(request_id: &str, message: &str, data: Option<Value>) -> Value {
     let mut body = json!({
         "status": "error",
-        "errorMessage": format!("[Request ID: {request_id}] Server Error\n{message}"),
+        "errorMessage": error_message(request_id, message),
         "logLines": [],
     });
     if let Some(data) = data {
@@ -255,14 +275,7 @@ pub(crate) fn decode_call(
         None | Some("json") | Some("convex_encoded_json") => {}
         Some(other) => return Err(CallError::FormatNotSupported(other.to_owned())),
     }
-    let args = match req.args {
-        None => json!({}),
-        Some(Value::Object(o)) => Value::Object(o),
-        Some(Value::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
-            items.remove(0)
-        }
-        Some(_) => return Err(CallError::InvalidArgs),
-    };
+    let args = call_args(req.args)?;
     let path = match (run_path, req.path) {
         (Some(p), _) => match p.rsplit_once('/') {
             Some((module, function)) => format!("{module}:{function}"),
@@ -271,6 +284,29 @@ pub(crate) fn decode_call(
         (None, Some(p)) => p,
         (None, None) => return Err(CallError::BadJsonBody("missing field `path`".into())),
     };
+    resolve_call(kind, path, args)
+}
+
+/// A call's arguments: an object, or (as Convex's clients send them) an
+/// array holding one object.
+pub(crate) fn call_args(args: Option<Value>) -> Result<Value, CallError> {
+    match args {
+        None => Ok(json!({})),
+        Some(Value::Object(o)) => Ok(Value::Object(o)),
+        Some(Value::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
+            Ok(items.remove(0))
+        }
+        Some(_) => Err(CallError::InvalidArgs),
+    }
+}
+
+/// Resolves the function `path` names, checks it is of `kind` (if given)
+/// and validates `args`: shared by the HTTP API and the sync protocol.
+pub(crate) fn resolve_call(
+    kind: Option<Kind>,
+    path: String,
+    args: Value,
+) -> Result<Decoded, CallError> {
     let request_id = crate::store::new_id()[..16].to_owned();
     let fail = |message: String| CallError::Function {
         request_id: request_id.clone(),

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use convex_local::{Config, ConvexLocal, DEFAULT_PORT};
 
-/// A local Convex-compatible backend (HTTP API, Convex's token rules, SQLite).
+/// A local Convex-compatible backend (HTTP API, sync protocol, Convex's token rules, SQLite).
 ///
 /// Trusted issuers come from CLERK_FRONTEND_API_URL (or
 /// CLERK_JWT_ISSUER_DOMAIN or CLERK_PUBLISHABLE_KEY) and

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::auth::Verifier;
@@ -19,6 +19,8 @@ pub struct ConvexLocal {
     store: Arc<Store>,
     verifier: Arc<Verifier>,
     shutdown: Option<oneshot::Sender<()>>,
+    /// Dropped to end the sync sessions.
+    sessions: Option<watch::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -50,10 +52,13 @@ impl ConvexLocal {
             config.leeway,
             config.keys_max_age,
         ));
+        let (sessions, stopping) = watch::channel(());
         let state = AppState {
             store: store.clone(),
             verifier: verifier.clone(),
             max_body_bytes: config.max_body_bytes,
+            stopping,
+            query_cache: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
@@ -72,6 +77,7 @@ impl ConvexLocal {
             store,
             verifier,
             shutdown: Some(tx),
+            sessions: Some(sessions),
             task: Some(task),
         })
     }
@@ -110,6 +116,7 @@ impl ConvexLocal {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.sessions.take();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
@@ -121,5 +128,6 @@ impl Drop for ConvexLocal {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.sessions.take();
     }
 }

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
+use crate::commits::Commits;
 use crate::Error;
 
 /// File name inside the data folder.
@@ -59,6 +60,7 @@ pub(crate) struct Store {
     path: std::path::PathBuf,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    commits: Commits,
 }
 
 fn open(path: &Path) -> Result<Connection, Error> {
@@ -150,7 +152,13 @@ impl Store {
                 last_creation_time,
             }),
             readers: Mutex::new(Vec::new()),
+            commits: Commits::new(),
         })
+    }
+
+    /// The commit clock and its announcements.
+    pub(crate) fn commits(&self) -> &Commits {
+        &self.commits
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
@@ -211,6 +219,45 @@ impl Store {
         })
     }
 
+    /// Every message of `author` strictly older than `after` (if given) and
+    /// no older than `until`, newest first: a page whose end is fixed (a
+    /// live page keeps its end while messages arrive, so the next page
+    /// neither repeats nor skips one).
+    pub(crate) fn page_until(
+        &self,
+        author: &str,
+        after: Option<&Position>,
+        until: &Position,
+    ) -> Result<Vec<Message>, Error> {
+        self.read(|c| {
+            let (ut, uid) = until;
+            let rows = match after {
+                None => {
+                    let mut st = c.prepare_cached(
+                        "SELECT id, creation_time, author, author_name, body, client_message_id
+                         FROM messages WHERE author = ?1
+                           AND (creation_time > ?2 OR (creation_time = ?2 AND id >= ?3))
+                         ORDER BY creation_time DESC, id DESC",
+                    )?;
+                    let rows = st.query_map(params![author, ut, uid], row_to_message)?;
+                    rows.collect::<Result<Vec<_>, _>>()?
+                }
+                Some((t, id)) => {
+                    let mut st = c.prepare_cached(
+                        "SELECT id, creation_time, author, author_name, body, client_message_id
+                         FROM messages WHERE author = ?1
+                           AND (creation_time < ?2 OR (creation_time = ?2 AND id < ?3))
+                           AND (creation_time > ?4 OR (creation_time = ?4 AND id >= ?5))
+                         ORDER BY creation_time DESC, id DESC",
+                    )?;
+                    let rows = st.query_map(params![author, t, id, ut, uid], row_to_message)?;
+                    rows.collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            Ok(rows)
+        })
+    }
+
     /// Every message of `author`, newest first.
     pub(crate) fn all_by_author(&self, author: &str) -> Result<Vec<Message>, Error> {
         self.page(author, None, usize::MAX >> 1)
@@ -255,6 +302,7 @@ impl Store {
         )?;
         tx.commit()?;
         w.last_creation_time = creation_time;
+        self.commits.publish(author);
         Ok(id)
     }
 
@@ -276,6 +324,10 @@ impl Store {
         }
         tx.commit()?;
         w.last_creation_time = max;
+        let authors: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.1).collect();
+        for author in authors {
+            self.commits.publish(author);
+        }
         Ok(())
     }
 }

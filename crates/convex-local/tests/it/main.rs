@@ -13,6 +13,8 @@ mod outage;
 mod requests;
 /// Restart, concurrent writers, demo seed, messages_by_author.
 mod storage;
+/// The sync protocol: official Rust client and raw sockets.
+mod sync;
 /// Forged and malformed tokens, EdDSA, key rotation.
 mod tokens;
 /// Test issuer, signing, backend helpers.

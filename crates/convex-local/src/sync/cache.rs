@@ -1,0 +1,62 @@
+//! Query results shared between sessions: Convex caches a query's result
+//! by function, arguments, identity and timestamp, so many sockets watching
+//! the same thing cost one run per commit rather than one each.
+//!
+//! Only results for the newest timestamp are kept. A result is computed
+//! from a snapshot that holds every write up to its timestamp (perhaps a
+//! few later ones too; those announce their own commit and a fresh key),
+//! so every session asking at that timestamp may use it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::subscriptions::Outcome;
+
+/// Results at the newest timestamp, each computed once however many
+/// sessions ask for it at the same time.
+#[derive(Default)]
+pub(crate) struct QueryCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    ts: u64,
+    slots: HashMap<String, Arc<OnceCell<Outcome>>>,
+}
+
+impl QueryCache {
+    /// The slot for `key` at `ts`: shared with every session asking for the
+    /// same key at the same timestamp, private when `ts` is already older
+    /// than the newest one asked for.
+    pub(super) fn slot(&self, ts: u64, key: String) -> Arc<OnceCell<Outcome>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if ts > inner.ts {
+            inner.ts = ts;
+            inner.slots.clear();
+        }
+        if ts < inner.ts {
+            return Arc::default();
+        }
+        inner.slots.entry(key).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_shared_per_timestamp_only() {
+        let cache = QueryCache::default();
+        let a = cache.slot(5, "k".into());
+        assert!(Arc::ptr_eq(&a, &cache.slot(5, "k".into())));
+        assert!(!Arc::ptr_eq(&a, &cache.slot(5, "other".into())));
+        let newer = cache.slot(6, "k".into());
+        assert!(!Arc::ptr_eq(&a, &newer));
+        // A late asker at an old timestamp gets its own slot.
+        assert!(!Arc::ptr_eq(&cache.slot(5, "k".into()), &newer));
+    }
+}
