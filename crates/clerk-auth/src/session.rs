@@ -137,6 +137,9 @@ pub(crate) struct Inner {
     store: Arc<dyn SessionStore>,
     lock: SessionLock,
     state: watch::Sender<AuthState>,
+    /// The current ID token, for clients that must be handed each new one
+    /// (the Convex WebSocket never asks before its token expires).
+    token: watch::Sender<Option<IdToken>>,
     provider: OnceCell<Arc<Provider>>,
     slot: Arc<tokio::sync::Mutex<Slot>>,
     auto_refresh: AtomicBool,
@@ -201,6 +204,7 @@ impl SessionManager {
         let http = crate::http::build_client(is_loopback(&config.issuer))
             .map_err(|e| AuthError::Protocol(format!("cannot build the HTTP client: {e}")))?;
         let (state, _) = watch::channel(AuthState::Loading);
+        let (token, _) = watch::channel(None);
         let flow_mode = Mutex::new(config.sign_in_mode);
         Ok(SessionManager {
             inner: Arc::new(Inner {
@@ -209,6 +213,7 @@ impl SessionManager {
                 store,
                 lock,
                 state,
+                token,
                 provider: OnceCell::new(),
                 slot: Arc::new(tokio::sync::Mutex::new(Slot::default())),
                 auto_refresh: AtomicBool::new(true),
@@ -242,6 +247,14 @@ impl SessionManager {
     /// The current state.
     pub fn state(&self) -> AuthState {
         self.inner.state.borrow().clone()
+    }
+
+    /// A receiver of the current ID token: a new value each time it changes
+    /// (a refresh here or adopted from another process, a sign-in), `None`
+    /// once signed out. For a client that holds a connection open with a
+    /// token and must get the next one before the old one expires.
+    pub fn watch_id_token(&self) -> watch::Receiver<Option<IdToken>> {
+        self.inner.token.subscribe()
     }
 
     /// Turns the background task on (the default) or off. On, tokens are
@@ -285,6 +298,7 @@ impl SessionManager {
         slot.failures = 0;
         slot.last_failure = None;
         slot.unsaved = false;
+        self.publish_token(&slot);
         if cached {
             tracing::debug!("restored the session with its cached ID token");
             self.set_state(AuthState::SignedIn {
@@ -371,6 +385,7 @@ impl SessionManager {
         slot.failures = 0;
         slot.last_failure = None;
         slot.unsaved = false;
+        self.publish_token(&slot);
         if let Some(session) = session {
             // A session restored from the cache has not discovered the
             // issuer yet: discovery is part of the best effort.
@@ -435,6 +450,22 @@ impl SessionManager {
     }
 
     // ---- internals -------------------------------------------------------
+
+    /// Publishes the slot's ID token on [`watch_id_token`](Self::watch_id_token).
+    fn publish_token(&self, slot: &Slot) {
+        let current = slot.session.as_ref().and_then(|s| s.id_token.clone());
+        self.inner.token.send_if_modified(|t| {
+            let same = match (t.as_ref(), current.as_ref()) {
+                (Some(a), Some(b)) => a.secret() == b.secret(),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                *t = current;
+            }
+            !same
+        });
+    }
 
     pub(crate) fn set_state(&self, new: AuthState) {
         self.inner.state.send_if_modified(|s| {
@@ -570,6 +601,7 @@ impl SessionManager {
         slot.failures = 0;
         slot.last_failure = None;
         slot.unsaved = false;
+        self.publish_token(&slot);
         self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
         self.set_state(AuthState::SignedIn {
             user: user.clone(),
@@ -610,6 +642,7 @@ impl SessionManager {
         };
         let result = self.refresh_under_lock(&mut slot, need, epoch).await;
         drop(guard);
+        self.publish_token(&slot);
         if self.inner.epoch.load(Ordering::SeqCst) != epoch {
             return Err(AuthError::NotSignedIn);
         }
@@ -627,6 +660,7 @@ impl SessionManager {
             }
             Err(e @ (AuthError::InvalidGrant(_) | AuthError::SignedOutElsewhere)) => {
                 slot.session = None;
+                self.publish_token(&slot);
                 slot.failures = 0;
                 slot.last_failure = None;
                 slot.unsaved = false;
@@ -874,6 +908,7 @@ impl SessionManager {
             (None, true) => {
                 tracing::info!("the session was signed out in another process");
                 slot.session = None;
+                self.publish_token(&slot);
                 slot.failures = 0;
                 slot.last_failure = None;
                 self.inner.prompt_login.store(true, Ordering::SeqCst);
@@ -884,6 +919,7 @@ impl SessionManager {
             (Some(stored), _) => {
                 let before = slot.session.as_ref().map(|s| s.user.id.clone());
                 self.adopt_stored(&mut slot, stored);
+                self.publish_token(&slot);
                 let Some(s) = slot.session.as_ref() else {
                     return;
                 };

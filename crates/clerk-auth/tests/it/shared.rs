@@ -189,3 +189,30 @@ async fn an_idle_session_refreshes_ahead_without_polling_the_keychain() {
     let token = m.id_token().await.unwrap();
     assert!(token.time_left() > Duration::from_millis(400));
 }
+
+#[tokio::test]
+async fn each_new_id_token_is_published_and_none_after_sign_out() {
+    let b = backends(Some(Duration::from_secs(3))).await;
+    let m = manager(&b, Arc::new(MemoryStore::new()));
+    m.restore().await;
+    let mut tokens = m.watch_id_token();
+    assert!(tokens.borrow().is_none());
+    sign_in(&m).await;
+    let first = tokens
+        .borrow_and_update()
+        .clone()
+        .expect("the sign-in's token");
+    // The scheduled refresh (3 s tokens) publishes the next one before expiry.
+    tokio::time::timeout(Duration::from_secs(5), tokens.changed())
+        .await
+        .expect("a new token in time")
+        .unwrap();
+    let second = tokens.borrow_and_update().clone().expect("a token");
+    assert_ne!(first.secret(), second.secret());
+    assert!(
+        first.time_left() > Duration::ZERO,
+        "handed over before expiry"
+    );
+    m.sign_out().await.unwrap();
+    assert!(tokens.borrow().is_none());
+}
