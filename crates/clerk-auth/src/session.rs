@@ -379,26 +379,13 @@ impl SessionManager {
         if let Some((_, handle)) = self.lock_flow().take() {
             handle.cancel();
         }
-        self.set_state(AuthState::SignedOut { reason: None });
         let mut slot = self.inner.slot.clone().lock_owned().await;
         let session = slot.session.take();
         slot.failures = 0;
         slot.last_failure = None;
         slot.unsaved = false;
         self.publish_token(&slot);
-        if let Some(session) = session {
-            // A session restored from the cache has not discovered the
-            // issuer yet: discovery is part of the best effort.
-            let revoke = async {
-                let provider = self.provider().await?;
-                provider.revoke(&session.refresh_token).await
-            };
-            match tokio::time::timeout(REVOKE_TIMEOUT, revoke).await {
-                Ok(Ok(())) => tracing::info!("refresh token revoked"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "could not revoke the refresh token"),
-                Err(_) => tracing::warn!("revocation timed out"),
-            }
-        }
+        // The keychain first, so that SignedOut means "nothing left here".
         // Under the cross-process lock: another process's refresh section
         // finishes its write before this delete, never after it.
         let deleted = match self.acquire_lock().await {
@@ -412,9 +399,7 @@ impl SessionManager {
             }
             Err(_) => self.store_call(|s| s.delete()).await,
         };
-        drop(slot);
-        self.inner.wake.notify_one();
-        match deleted {
+        let result = match deleted {
             Ok(()) => {
                 self.set_state(AuthState::SignedOut { reason: None });
                 Ok(())
@@ -426,7 +411,23 @@ impl SessionManager {
                 });
                 Err(err)
             }
+        };
+        if let Some(session) = session {
+            // A session restored from the cache has not discovered the
+            // issuer yet: discovery is part of the best effort.
+            let revoke = async {
+                let provider = self.provider().await?;
+                provider.revoke(&session.refresh_token).await
+            };
+            match tokio::time::timeout(REVOKE_TIMEOUT, revoke).await {
+                Ok(Ok(())) => tracing::info!("refresh token revoked"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not revoke the refresh token"),
+                Err(_) => tracing::warn!("revocation timed out"),
+            }
         }
+        drop(slot);
+        self.inner.wake.notify_one();
+        result
     }
 
     /// Whether the next sign-in asks the issuer to show its form again
