@@ -2,15 +2,14 @@
 //! `src-tauri/capabilities/main.json`). Each delegates to managed state.
 
 use clerk_auth::SignInMode;
+use courier_messages::Connection;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tauri::{AppHandle, State};
 
 use crate::error::CommandError;
+use crate::live::{Live, MessagesEvent};
 use crate::state::{ConfigProblem, Courier, Endpoints};
-
-/// Longest message the backend accepts, in characters.
-const MAX_BODY_CHARS: usize = 10_000;
 
 /// What the UI shows about the app itself.
 #[derive(Debug, Serialize)]
@@ -101,17 +100,23 @@ pub(crate) async fn sign_out(courier: State<'_, Courier>) -> Result<(), CommandE
     Ok(())
 }
 
-/// One page of the person's messages, newest first.
+/// The person's live messages now (the same payload as `messages://updated`).
 #[tauri::command]
-pub(crate) async fn messages_page(
-    courier: State<'_, Courier>,
-    cursor: Option<String>,
-    num_items: Option<u32>,
-) -> Result<Value, CommandError> {
-    let args = json!({
-        "paginationOpts": { "numItems": num_items.unwrap_or(20).clamp(1, 200), "cursor": cursor }
-    });
-    Ok(courier.core()?.convex.query("messages:list", &args).await?)
+pub(crate) fn messages_snapshot(live: State<'_, Live>) -> MessagesEvent {
+    live.snapshot()
+}
+
+/// Adds the next page of older messages to the live pages.
+#[tauri::command]
+pub(crate) fn messages_load_more(live: State<'_, Live>) {
+    live.load_more()
+}
+
+/// Whether the socket to the backend is up (the same payload as
+/// `messages://connection`).
+#[tauri::command]
+pub(crate) fn connection_state(app: AppHandle) -> Connection {
+    crate::live::connection(&app)
 }
 
 /// What `send_message` answers.
@@ -127,20 +132,10 @@ pub(crate) async fn send_message(
     body: String,
     client_message_id: String,
 ) -> Result<Sent, CommandError> {
-    let chars = body.trim().chars().count();
-    if chars == 0 {
-        return Err(CommandError::Invalid("Write something first.".into()));
-    }
-    if chars > MAX_BODY_CHARS {
-        return Err(CommandError::Invalid(format!(
-            "This message is {chars} characters long; the limit is {MAX_BODY_CHARS}."
-        )));
-    }
-    let args = json!({ "body": body, "clientMessageId": client_message_id });
-    let id: String = courier
+    let id = courier
         .core()?
-        .convex
-        .mutation("messages:send", &args)
+        .messages
+        .send(&body, &client_message_id)
         .await?;
     Ok(Sent { id })
 }

@@ -2,7 +2,7 @@
 //! a message written for a person, never a token or a raw server body.
 
 use clerk_auth::AuthError;
-use convex_http::ConvexError;
+use courier_messages::MessagesError;
 use serde::Serialize;
 
 /// What went wrong in a command, in words the UI can show as they are.
@@ -44,40 +44,21 @@ impl From<AuthError> for CommandError {
     }
 }
 
-impl From<ConvexError> for CommandError {
-    fn from(error: ConvexError) -> Self {
+impl From<MessagesError> for CommandError {
+    fn from(error: MessagesError) -> Self {
         if error.is_offline() {
             return Self::Offline(
                 "Courier could not reach the server. Check your connection; it will retry.".into(),
             );
         }
-        if error.is_not_signed_in() {
-            return Self::NotSignedIn("You are not signed in. Sign in to continue.".into());
-        }
         match error {
-            ConvexError::Token(token) => match token.source_as::<AuthError>() {
-                Some(auth) => Self::Internal(auth.user_message()),
-                None => Self::Internal("Courier could not get a sign-in token.".into()),
-            },
-            ConvexError::Function { message, data } => {
-                // A `ConvexError`'s data is the function's own words; else
-                // drop the prefix Convex puts on thrown errors.
-                let message = match data {
-                    Some(serde_json::Value::String(text)) => text,
-                    _ => ["Uncaught ConvexError: ", "Uncaught Error: "]
-                        .iter()
-                        .find_map(|prefix| message.strip_prefix(prefix))
-                        .unwrap_or(&message)
-                        .to_owned(),
-                };
-                Self::Backend(message)
+            MessagesError::Body(e) => Self::Invalid(e.to_string()),
+            MessagesError::NotSignedIn | MessagesError::NotAuthenticated => {
+                Self::NotSignedIn(error.to_string())
             }
-            ConvexError::Unauthenticated { code, .. } => {
-                tracing::warn!(%code, "the backend refused a fresh token");
-                Self::NotSignedIn(
-                    "The server did not accept your session. Sign out and sign in again.".into(),
-                )
-            }
+            MessagesError::Function { message } => Self::Backend(message),
+            MessagesError::Url(e) => Self::Config(e.to_string()),
+            MessagesError::Session(auth) => Self::from(auth),
             other => {
                 tracing::warn!(error = %other, "backend call failed");
                 Self::Backend("The server could not answer. Try again in a moment.".into())
@@ -100,12 +81,15 @@ mod tests {
     }
 
     #[test]
-    fn function_errors_lose_convex_prefix() {
-        let error = CommandError::from(ConvexError::Function {
-            message: "Uncaught Error: Message is empty".into(),
-            data: None,
+    fn refused_bodies_and_lost_connections_say_what_to_do() {
+        let error = CommandError::from(MessagesError::Body(courier_messages::BodyError::Empty));
+        assert!(matches!(error, CommandError::Invalid(ref m) if m == "Write something first."));
+        let error = CommandError::from(MessagesError::Unreachable {
+            url: "http://127.0.0.1:1".into(),
         });
-        assert_eq!(error.to_string(), "Message is empty");
+        assert!(matches!(error, CommandError::Offline(_)), "{error:?}");
+        let error = CommandError::from(MessagesError::NotAuthenticated);
+        assert!(matches!(error, CommandError::NotSignedIn(_)), "{error:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Rust-to-UI contract: one event, `auth://state-changed`, carrying the
+//! The session's Rust-to-UI event, `auth://state-changed`, carrying the
 //! session state of `clerk-auth` unchanged (plus the sign-in mode while
 //! signing in). The UI asks `auth_state` right after subscribing, which
 //! replays the current state, so nothing is missed at start.
@@ -10,8 +10,6 @@ use crate::state::Courier;
 
 /// The session state event.
 pub(crate) const STATE_CHANGED: &str = "auth://state-changed";
-/// The main window came to the front: the UI re-fetches messages.
-pub(crate) const FOCUS: &str = "app://focus";
 
 /// The current state as the UI receives it.
 pub(crate) fn current(app: &AppHandle) -> Value {

@@ -1,9 +1,12 @@
 //! Courier's desktop shell: windows, commands and events on top of the core
 //! crates. It holds no protocol logic of its own: signing in, tokens and the
-//! keychain live in `clerk-auth`, backend calls in `convex-http`.
+//! keychain live in `clerk-auth`, the messages and their socket in
+//! `courier-messages`.
 //!
 //! * [`commands`]: what the main window may invoke.
-//! * `events`: the one Rust-to-UI event, `auth://state-changed`.
+//! * `events`: the session event, `auth://state-changed`.
+//! * `live`: the live messages, `messages://updated` and
+//!   `messages://connection`.
 //! * `signin`: the sign-in window or system browser for one flow.
 //! * `state`: the core built from the settings (or why it could not be).
 //! * `config`: where the settings come from.
@@ -14,6 +17,7 @@ mod draft;
 mod error;
 mod events;
 mod fsutil;
+mod live;
 mod logging;
 mod signin;
 mod state;
@@ -52,7 +56,9 @@ pub fn run() {
             let data_dir = paths.app_data_dir()?;
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Courier starting");
             app.manage(state::Courier::new(settings, data_dir));
+            app.manage(live::Live::default());
             events::forward_state_changes(app.handle());
+            live::follow(app.handle());
             if let Ok(core) = app.state::<state::Courier>().core() {
                 let session = core.session.clone();
                 tauri::async_runtime::spawn(async move { session.restore().await });
@@ -60,17 +66,9 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            if window.label() != "main" {
-                return;
-            }
-            match event {
-                WindowEvent::Focused(true) => {
-                    use tauri::Emitter;
-                    let _ = window.emit_to("main", events::FOCUS, ());
-                }
-                // Closing the main window quits, also mid sign-in.
-                WindowEvent::Destroyed => window.app_handle().exit(0),
-                _ => {}
+            // Closing the main window quits, also mid sign-in.
+            if window.label() == "main" && matches!(event, WindowEvent::Destroyed) {
+                window.app_handle().exit(0);
             }
         })
         .invoke_handler(tauri::generate_handler![
@@ -79,7 +77,9 @@ pub fn run() {
             commands::sign_in,
             commands::cancel_sign_in,
             commands::sign_out,
-            commands::messages_page,
+            commands::messages_snapshot,
+            commands::messages_load_more,
+            commands::connection_state,
             commands::send_message,
             commands::draft_get,
             commands::draft_set,

@@ -16,9 +16,16 @@ use crate::fsutil;
 
 static GUARD: OnceLock<tracing_appender::non_blocking::WorkerGuard> = OnceLock::new();
 
-/// Starts logging once; `RUST_LOG` overrides the default `info` level.
+/// Starts logging once; `RUST_LOG` overrides the default `info` level
+/// (except for the Convex client's own logs, which carry tokens at debug).
 pub(crate) fn init(log_dir: &Path) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(
+            courier_messages::CLIENT_LOG_DIRECTIVE
+                .parse()
+                .expect("a valid directive"),
+        );
     let file = fsutil::create_private_dir(log_dir)
         .ok()
         .map(|()| DailyFile::new(log_dir));

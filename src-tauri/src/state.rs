@@ -1,13 +1,12 @@
-//! What the shell keeps: the core (session manager + Convex client) built
+//! What the shell keeps: the core (session manager + messages client) built
 //! from the settings, or the reason it could not be built.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clerk_auth::{AuthState, ClerkConfig, KeyringStore, SessionManager, SignInMode};
-use convex_http::ConvexClient;
+use courier_messages::MessagesClient;
 use serde::Serialize;
-use session_tokens::SessionTokens;
 
 use crate::config::Settings;
 use crate::draft::{DraftOwner, DraftStore};
@@ -34,7 +33,7 @@ impl Endpoints {
         let lookup = |key: &str| settings.get(key);
         Endpoints {
             issuer: ClerkConfig::from_env(lookup).ok().map(|c| c.issuer_str()),
-            convex_url: convex_http::url_from_env(lookup)
+            convex_url: courier_messages::url_from_env(lookup)
                 .ok()
                 .map(|u| u.as_str().trim_end_matches('/').to_owned()),
         }
@@ -44,7 +43,8 @@ impl Endpoints {
 /// The signed-in machinery.
 pub(crate) struct Core {
     pub(crate) session: SessionManager,
-    pub(crate) convex: ConvexClient,
+    /// One socket to Convex, on the session's tokens.
+    pub(crate) messages: MessagesClient,
     pub(crate) default_mode: SignInMode,
 }
 
@@ -123,7 +123,8 @@ impl Core {
     ) -> Result<Self, ConfigProblem> {
         let lookup = |key: &str| settings.get(key);
         let clerk = ClerkConfig::from_env(lookup).map_err(|e| problem(e.to_string()))?;
-        let convex_url = convex_http::url_from_env(lookup).map_err(|e| problem(e.to_string()))?;
+        let convex_url =
+            courier_messages::url_from_env(lookup).map_err(|e| problem(e.to_string()))?;
         let default_mode = clerk.sign_in_mode;
         // Service `dev.courier.desktop`, account `<issuer>|<client id>`:
         // the same entry as courier-cli's.
@@ -136,11 +137,14 @@ impl Core {
         })?;
         let session =
             SessionManager::new(clerk, Arc::new(store)).map_err(|e| problem(e.to_string()))?;
-        let convex = ConvexClient::new(convex_url, Arc::new(SessionTokens(session.clone())))
-            .map_err(|e| problem(e.to_string()))?;
+        // Opening only spawns the socket's tasks; it connects in the
+        // background, in parallel with the window and the session's restore.
+        let messages =
+            tauri::async_runtime::block_on(MessagesClient::connect(&convex_url, session.clone()))
+                .map_err(|e| problem(e.to_string()))?;
         Ok(Self {
             session,
-            convex,
+            messages,
             default_mode,
         })
     }

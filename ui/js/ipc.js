@@ -8,7 +8,9 @@ export const Commands = Object.freeze({
   SIGN_IN: "sign_in",
   CANCEL_SIGN_IN: "cancel_sign_in",
   SIGN_OUT: "sign_out",
-  MESSAGES_PAGE: "messages_page",
+  MESSAGES_SNAPSHOT: "messages_snapshot",
+  MESSAGES_LOAD_MORE: "messages_load_more",
+  CONNECTION_STATE: "connection_state",
   SEND_MESSAGE: "send_message",
   DRAFT_GET: "draft_get",
   DRAFT_SET: "draft_set",
@@ -17,7 +19,8 @@ export const Commands = Object.freeze({
 /** Event names emitted by the Rust side. */
 export const Events = Object.freeze({
   AUTH_STATE_CHANGED: "auth://state-changed",
-  APP_FOCUS: "app://focus",
+  MESSAGES_UPDATED: "messages://updated",
+  CONNECTION_CHANGED: "messages://connection",
 });
 
 /** Error kinds a command can reject with, plus `unavailable` (no Tauri). */
@@ -105,12 +108,16 @@ export const cancelSignIn = () => invoke(Commands.CANCEL_SIGN_IN);
 export const signOut = () => invoke(Commands.SIGN_OUT);
 
 /**
- * @param {string|null} cursor
- * @param {number} numItems
- * @returns {Promise<{page: object[], isDone: boolean, continueCursor: string}>}
+ * The live messages now (the payload of `messages://updated`).
+ * @returns {Promise<{userId: string|null, messages: object[], loaded: boolean, loadingMore: boolean, isDone: boolean, error: string|null, notAuthenticated: boolean}>}
  */
-export const messagesPage = (cursor, numItems) =>
-  invoke(Commands.MESSAGES_PAGE, { cursor, numItems });
+export const messagesSnapshot = () => invoke(Commands.MESSAGES_SNAPSHOT);
+
+/** Adds the next page of older messages to the live pages. */
+export const messagesLoadMore = () => invoke(Commands.MESSAGES_LOAD_MORE);
+
+/** @returns {Promise<"connected"|"connecting">} */
+export const connectionState = () => invoke(Commands.CONNECTION_STATE);
 
 /** @returns {Promise<{id: string}>} */
 export const sendMessage = (body, clientMessageId) =>
@@ -126,5 +133,8 @@ export const draftSet = (text) => invoke(Commands.DRAFT_SET, { text });
 /** Calls `handler(authState)` on each change; resolves to an unlisten function. */
 export const onAuthStateChanged = (handler) => listen(Events.AUTH_STATE_CHANGED, handler);
 
-/** Calls `handler()` when the main window regains focus. */
-export const onAppFocus = (handler) => listen(Events.APP_FOCUS, () => handler());
+/** Calls `handler(snapshot)` for each new result of the live messages. */
+export const onMessagesUpdated = (handler) => listen(Events.MESSAGES_UPDATED, handler);
+
+/** Calls `handler("connected"|"connecting")` when the socket goes down or comes back. */
+export const onConnectionChanged = (handler) => listen(Events.CONNECTION_CHANGED, handler);

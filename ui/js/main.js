@@ -1,11 +1,10 @@
-// Wires the pieces: auth state -> screens, message list (paging, polling,
-// merge with local pending sends), composer and its draft.
+// Wires the pieces: auth state -> screens, live messages (pushed by the
+// backend, merged with local pending sends), the connection indicator,
+// composer and its draft.
 
 import * as ipc from "./ipc.js";
 import * as view from "./view.js";
 
-const PAGE_SIZE = 20;
-const POLL_MS = 15000;
 const DRAFT_DEBOUNCE_MS = 300;
 const LIMIT = view.COMPOSER_LIMIT;
 
@@ -15,12 +14,10 @@ const state = {
   auth: { status: "loading" },
   userId: null,
   generation: 0, // bumped on sign-out/user switch: late answers are dropped
-  // Server messages, newest first.
+  // Server messages, newest first, as the last live snapshot had them.
   server: [],
-  cursor: null,
   isDone: false,
   loaded: false,
-  loading: false,
   loadingMore: false,
   listError: null,
   listErrorTone: "error", // "error" | "info"
@@ -29,6 +26,10 @@ const state = {
   locals: [],
   offlineFromState: false,
   offlineFromCall: false,
+  // The socket to the backend: up, and whether it ever was (a first
+  // connection is "loading", a lost one "Reconnecting...").
+  connected: false,
+  everConnected: false,
 };
 
 // ---- helpers ------------------------------------------------------------------
@@ -111,7 +112,7 @@ function displayItems() {
 
 function renderMessages() {
   view.renderMessages(displayItems(), {
-    loading: state.loading,
+    loading: isSignedIn() && !state.loaded,
     loaded: state.loaded,
     isDone: state.isDone,
     loadingMore: state.loadingMore,
@@ -126,86 +127,62 @@ function pruneLocals() {
   state.locals = state.locals.filter((l) => !cids.has(l.clientMessageId) && !(l.id && ids.has(l.id)));
 }
 
-// One list operation at a time (a refresh and a "load more" must not race).
-let listQueue = Promise.resolve();
-let refreshQueued = false;
-
-function enqueue(op) {
-  listQueue = listQueue.then(op, op).catch((err) => console.error("courier:", err));
-  return listQueue;
+/** Shows a snapshot of the live messages, if it is this account's. */
+function applySnapshot(snap) {
+  if (!snap || !isSignedIn() || snap.userId !== state.userId) return;
+  state.server = dedupe(Array.isArray(snap.messages) ? snap.messages : []);
+  state.isDone = !!snap.isDone;
+  state.loaded = !!snap.loaded;
+  state.loadingMore = !!snap.loadingMore;
+  if (snap.error) {
+    state.listError = `Couldn't load your messages. ${snap.error}`;
+    state.listErrorTone = "error";
+  } else {
+    state.listError = null;
+  }
+  pruneLocals();
+  renderMessages();
 }
 
-/** Re-fetches the newest messages (as many as are loaded, at least a page). */
-function refresh() {
-  if (!isSignedIn() || refreshQueued) return listQueue;
-  refreshQueued = true;
-  return enqueue(async () => {
-    refreshQueued = false;
-    if (!isSignedIn()) return;
-    const gen = state.generation;
-    state.loading = true;
-    renderMessages();
-    try {
-      // As many as are shown (plus our own recent sends), so a refresh never
-      // takes loaded messages away.
-      const n = Math.max(PAGE_SIZE, state.server.length + state.locals.length);
-      const res = await ipc.messagesPage(null, n);
-      if (gen !== state.generation) return;
-      state.server = dedupe(res.page || []);
-      state.cursor = res.continueCursor ?? null;
-      state.isDone = !!res.isDone;
-      state.loaded = true;
-      state.listError = null;
-      pruneLocals();
-      markOnline();
-    } catch (err) {
-      if (gen !== state.generation) return;
-      const msg = noteError(err);
-      if (msg) {
-        state.listError = `Couldn't load your messages. ${msg}`;
-        state.listErrorTone = "error";
-      } else if (!state.loaded && err.kind === ipc.ErrorKinds.OFFLINE) {
-        state.listError = "Your messages will appear when Courier reconnects.";
-        state.listErrorTone = "info";
-      }
-    } finally {
-      if (gen === state.generation) {
-        state.loading = false;
-        renderMessages();
-      }
-    }
-  });
+/** Replays the current snapshot (at sign-in, and "Try again"). */
+async function syncMessages() {
+  try {
+    applySnapshot(await ipc.messagesSnapshot());
+  } catch (err) {
+    console.error("courier: messages_snapshot failed:", err);
+  }
 }
 
 function loadMore() {
   if (!isSignedIn() || state.isDone || state.loadingMore || !state.loaded) return;
   state.loadingMore = true;
   renderMessages();
-  enqueue(async () => {
-    const gen = state.generation;
-    try {
-      if (state.isDone) return;
-      const res = await ipc.messagesPage(state.cursor, PAGE_SIZE);
-      if (gen !== state.generation) return;
-      state.server = dedupe(state.server.concat(res.page || []));
-      state.cursor = res.continueCursor ?? null;
-      state.isDone = !!res.isDone;
-      state.listError = null;
-      markOnline();
-    } catch (err) {
-      if (gen !== state.generation) return;
-      const msg = noteError(err);
-      if (msg) {
-        state.listError = `Couldn't load older messages. ${msg}`;
-        state.listErrorTone = "error";
-      }
-    } finally {
-      if (gen === state.generation) {
-        state.loadingMore = false;
-        renderMessages();
-      }
+  ipc.messagesLoadMore().catch((err) => {
+    state.loadingMore = false;
+    const msg = noteError(err);
+    if (msg) {
+      state.listError = `Couldn't load older messages. ${msg}`;
+      state.listErrorTone = "error";
     }
+    renderMessages();
   });
+}
+
+function applyConnection(s) {
+  state.connected = s === "connected";
+  if (state.connected) {
+    state.everConnected = true;
+    // The socket is back: a failed send's "can't reach" no longer holds.
+    state.offlineFromCall = false;
+    renderOffline();
+  }
+  renderConnection();
+}
+
+// A quiet "Reconnecting..." while a socket that was up is down: what is
+// shown may be stale until it is back.
+function renderConnection() {
+  view.renderReconnecting(isSignedIn() && state.everConnected && !state.connected);
 }
 
 function dedupe(list) {
@@ -217,10 +194,8 @@ function resetSession() {
   state.generation += 1;
   state.userId = null;
   state.server = [];
-  state.cursor = null;
   state.isDone = false;
   state.loaded = false;
-  state.loading = false;
   state.loadingMore = false;
   state.listError = null;
   state.locals = [];
@@ -246,9 +221,9 @@ async function deliver(local) {
     local.status = "sent";
     local.id = res && res.id ? res.id : null;
     markOnline();
-    // The draft was this message; keep only what was typed since.
+    // The draft was this message; keep only what was typed since. The live
+    // messages bring it from the server.
     saveDraftNow($("composer-input").value);
-    refresh();
   } catch (err) {
     if (gen !== state.generation) return;
     local.status = "failed";
@@ -350,7 +325,6 @@ function reasonText(reason) {
 function applyAuth(s) {
   if (!s || typeof s.status !== "string") return;
   const wasSignedIn = isSignedIn();
-  const prevOffline = state.offlineFromState;
   state.auth = s;
 
   switch (s.status) {
@@ -359,6 +333,7 @@ function applyAuth(s) {
       break;
     case "signedOut":
       if (wasSignedIn || state.userId) resetSession();
+      renderConnection();
       view.setSignInBusy(false);
       view.renderSignedOutNotice(reasonText(s.reason));
       view.showScreen("signedOut");
@@ -380,7 +355,8 @@ function applyAuth(s) {
       renderOffline();
       view.renderComposer(composerState());
       view.showScreen("signedIn");
-      if (!wasSignedIn || !state.loaded || prevOffline !== state.offlineFromState) refresh();
+      renderConnection();
+      if (newUser) syncMessages();
       break;
     }
     default:
@@ -433,16 +409,9 @@ async function signOut() {
   }
 }
 
-// ---- polling ----------------------------------------------------------------
+// ---- clock ------------------------------------------------------------------
 
-function startPolling() {
-  setInterval(() => {
-    if (document.visibilityState !== "visible" || !isSignedIn()) return;
-    refresh();
-  }, POLL_MS);
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && isSignedIn()) refresh();
-  });
+function startClock() {
   // Relative times age even when nothing else changes.
   setInterval(() => {
     if (isSignedIn() && document.visibilityState === "visible") renderMessages();
@@ -460,7 +429,7 @@ function wireDom() {
   $("messages-retry").addEventListener("click", () => {
     state.listError = null;
     renderMessages();
-    refresh();
+    syncMessages();
   });
 
   $("messages").addEventListener("click", (e) => {
@@ -520,18 +489,22 @@ async function start() {
       authEvents += 1;
       applyAuth(s);
     });
-    await ipc.onAppFocus(() => {
-      if (isSignedIn()) refresh();
-    });
+    await ipc.onMessagesUpdated(applySnapshot);
+    await ipc.onConnectionChanged(applyConnection);
   } catch (err) {
     view.renderConfig(err.message || "Courier couldn't subscribe to its session.", "Restart Courier.");
     view.showScreen("config");
     return;
   }
 
-  startPolling();
+  startClock();
   // The draft is restored once the session says whose it is (applyAuth).
   await syncAuthState();
+  try {
+    applyConnection(await ipc.connectionState());
+  } catch (err) {
+    console.error("courier: connection_state failed:", err);
+  }
 }
 
 start();

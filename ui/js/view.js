@@ -207,6 +207,11 @@ export function renderOffline(what) {
   }
 }
 
+/** The quiet indicator shown while the socket to the backend is down. */
+export function renderReconnecting(on) {
+  $("reconnecting").hidden = !on;
+}
+
 // ---- messages ---------------------------------------------------------------
 
 /** key -> { el, sig } for keyed updates that keep focus on Retry buttons. */

@@ -104,6 +104,17 @@ impl ConvexLocal {
             .collect())
     }
 
+    /// Writes a message as `token_identifier` directly, as `messages:send`
+    /// would (no identity check): for tests that need many messages fast.
+    pub fn insert_message(
+        &self,
+        token_identifier: &str,
+        author_name: &str,
+        body: &str,
+    ) -> Result<String, Error> {
+        self.store.send(token_identifier, author_name, body, None)
+    }
+
     /// How many verified tokens the backend remembers (so a repeated token
     /// skips signature checks). For tests and diagnostics.
     pub fn cached_tokens(&self) -> usize {

@@ -52,12 +52,17 @@ pub(crate) enum Command {
     /// Show your newest messages: time, author, text.
     Messages {
         /// How many messages to show.
-        #[arg(short = 'n', long, default_value_t = 20,
-              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        #[arg(short = 'n', long, default_value_t = courier_messages::PAGE_SIZE,
+              value_parser = clap::value_parser!(u32)
+                  .range(1..=i64::from(courier_messages::api::MAX_PAGE_SIZE)))]
         limit: u32,
         /// Print the messages as JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Keep running and print each new message as it arrives (like
+        /// `tail -f`), oldest first, until Ctrl-C.
+        #[arg(short = 'f', long)]
+        watch: bool,
     },
     /// Send a message (the words are joined with spaces).
     Send {
@@ -108,21 +113,32 @@ mod tests {
             parse(&["messages"]).unwrap().command,
             Command::Messages {
                 limit: 20,
-                json: false
+                json: false,
+                watch: false
             }
         );
         assert_eq!(
             parse(&["messages", "-n", "5", "--json"]).unwrap().command,
             Command::Messages {
                 limit: 5,
-                json: true
+                json: true,
+                watch: false
             }
         );
         assert_eq!(
             parse(&["messages", "--limit", "7"]).unwrap().command,
             Command::Messages {
                 limit: 7,
-                json: false
+                json: false,
+                watch: false
+            }
+        );
+        assert_eq!(
+            parse(&["messages", "--watch", "-n", "3"]).unwrap().command,
+            Command::Messages {
+                limit: 3,
+                json: false,
+                watch: true
             }
         );
         assert_eq!(
@@ -160,6 +176,8 @@ mod tests {
             &["send"],
             &["messages", "--limit", "0"],
             &["messages", "--limit", "many"],
+            &["messages", "--limit", "201"],
+            &["messages", "--json", "--watch"],
             &["login", "--timeout", "0"],
             &["token", "extra"],
         ] {

@@ -1,19 +1,19 @@
 //! One function per subcommand. Each returns a [`CliError`] that says what
 //! happened and what to do; stdout carries only the command's result.
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clerk_auth::{AuthState, KeyringStore, SessionManager, SignInOptions, User};
-use convex_http::ConvexClient;
-use serde_json::{json, Value};
+use courier_messages::client::CONNECT_TIMEOUT;
+use courier_messages::{Connection, LiveMessages, MessagesClient, PageRequest};
 
 use crate::cli::Command;
 use crate::config::Env;
 use crate::error::CliError;
-use crate::table::{self, Message};
-use session_tokens::SessionTokens;
+use crate::table;
 
 /// Runs one subcommand.
 pub(crate) async fn run(command: Command, env: &Env) -> Result<(), CliError> {
@@ -24,7 +24,10 @@ pub(crate) async fn run(command: Command, env: &Env) -> Result<(), CliError> {
         } => login(env, no_browser, Duration::from_secs(timeout)).await,
         Command::Whoami => whoami(env).await,
         Command::Token => token(env).await,
-        Command::Messages { limit, json } => messages(env, limit, json).await,
+        Command::Messages {
+            limit, watch: true, ..
+        } => watch(env, limit).await,
+        Command::Messages { limit, json, .. } => messages(env, limit, json).await,
         Command::Send { text } => send(env, &text.join(" ")).await,
         Command::Logout => logout(env).await,
     }
@@ -140,61 +143,128 @@ async fn token(env: &Env) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A Convex client on this session's tokens. The Convex URL is checked
+/// The messages client on this session's tokens. The Convex URL is checked
 /// before the keychain or the network are touched.
-async fn convex(env: &Env) -> Result<ConvexClient, CliError> {
+async fn messages_client(env: &Env) -> Result<(MessagesClient, SessionManager), CliError> {
     let url = env.convex_url()?;
     let session = restored_session(env).await?;
     signed_in_user(&session)?;
-    ConvexClient::new(url.clone(), Arc::new(SessionTokens(session)))
-        .map_err(|e| CliError::from_convex(e, &url))
+    let client = MessagesClient::connect(&url, session.clone())
+        .await
+        .map_err(CliError::from_messages)?;
+    Ok((client, session))
 }
 
 async fn messages(env: &Env, limit: u32, as_json: bool) -> Result<(), CliError> {
-    let convex = convex(env).await?;
-    let args = json!({ "paginationOpts": { "numItems": limit, "cursor": null } });
-    let page: Value = convex
-        .query("messages:list", &args)
+    let (client, _session) = messages_client(env).await?;
+    let page = client
+        .page(&PageRequest::first(limit))
         .await
-        .map_err(|e| CliError::from_convex(e, convex.url()))?;
-    let docs = page.get("page").cloned().unwrap_or(Value::Null);
+        .map_err(CliError::from_messages)?;
     if as_json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&docs).unwrap_or_default()
+            serde_json::to_string_pretty(&page.page).unwrap_or_default()
         );
         return Ok(());
     }
-    let messages: Vec<Message> = serde_json::from_value(docs).map_err(|e| {
-        CliError::Failed(format!(
-            "messages:list returned messages of an unexpected shape: {e}"
-        ))
-    })?;
-    if messages.is_empty() {
+    if page.page.is_empty() {
         eprintln!("No messages yet. Send one with `courier-cli send <text>`.");
         return Ok(());
     }
-    print!("{}", table::render(&messages));
+    print!("{}", table::render(&page.page));
     Ok(())
 }
 
-async fn send(env: &Env, text: &str) -> Result<(), CliError> {
-    if text.trim().is_empty() {
-        return Err(CliError::Usage(
-            "The message is empty: give some text to send.".into(),
-        ));
-    }
-    let convex = convex(env).await?;
-    // The same id on the 401 retry: Convex writes the message once.
-    let args = json!({ "body": text, "clientMessageId": client_message_id() });
-    let id: Value = convex
-        .mutation("messages:send", &args)
+/// Prints the newest `limit` messages, oldest first, then each new one as
+/// it arrives, until Ctrl-C. The connection's ups and downs go to stderr.
+async fn watch(env: &Env, limit: u32) -> Result<(), CliError> {
+    let (client, session) = messages_client(env).await?;
+    // A long-running command: tokens are refreshed ahead, as in the app.
+    session.set_auto_refresh(true);
+    client
+        .connected(CONNECT_TIMEOUT)
         .await
-        .map_err(|e| CliError::from_convex(e, convex.url()))?;
-    match id {
-        Value::String(id) => println!("{id}"),
-        other => println!("{other}"),
+        .map_err(CliError::from_messages)?;
+    let live = LiveMessages::start(&client, limit);
+    let mut snapshots = live.snapshots();
+    let mut connection = client.connection();
+    let mut auth = session.subscribe();
+    let mut seen = HashSet::new();
+    let mut first = true;
+    eprintln!("Watching your messages (Ctrl-C to stop)...");
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => return Ok(()),
+            changed = connection.changed() => {
+                if changed.is_err() {
+                    return Err(CliError::Failed("The connection to Convex ended.".into()));
+                }
+                match *connection.borrow_and_update() {
+                    Connection::Connecting => eprintln!("Reconnecting..."),
+                    Connection::Connected => eprintln!("Connected."),
+                }
+            }
+            changed = auth.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let state = auth.borrow_and_update().clone();
+                if let AuthState::SignedOut { reason } = state {
+                    return Err(CliError::not_signed_in(reason.as_ref().map(|r| r.message.as_str())));
+                }
+            }
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return Err(CliError::Failed("The subscription to your messages ended.".into()));
+                }
+                let snapshot = snapshots.borrow_and_update().clone();
+                if !snapshot.loaded {
+                    continue;
+                }
+                if let Some(error) = &snapshot.error {
+                    if snapshot.not_authenticated {
+                        return Err(CliError::not_signed_in(Some(error)));
+                    }
+                    eprintln!("courier-cli: {error}");
+                    continue;
+                }
+                let new: Vec<_> = snapshot
+                    .messages
+                    .iter()
+                    .filter(|m| seen.insert(m.id.clone()))
+                    .collect();
+                if first && new.is_empty() {
+                    eprintln!("No messages yet; new ones will appear here.");
+                }
+                first = false;
+                let mut out = std::io::stdout().lock();
+                for message in new.iter().rev() {
+                    let _ = writeln!(out, "{}", table::line(message));
+                }
+                let _ = out.flush();
+            }
+        }
     }
+}
+
+async fn send(env: &Env, text: &str) -> Result<(), CliError> {
+    // Refused before the keychain or the network are touched.
+    courier_messages::validate_body(text).map_err(|e| match e {
+        courier_messages::BodyError::Empty => {
+            CliError::Usage("The message is empty: give some text to send.".into())
+        }
+        too_long => CliError::Usage(too_long.to_string()),
+    })?;
+    let (client, _session) = messages_client(env).await?;
+    // The same id if the call is retried: Convex writes the message once.
+    let id = client
+        .send(text, &client_message_id())
+        .await
+        .map_err(CliError::from_messages)?;
+    println!("{id}");
     eprintln!("Sent.");
     Ok(())
 }

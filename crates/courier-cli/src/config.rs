@@ -76,9 +76,9 @@ impl Env {
             .map_err(|e| CliError::Misconfigured(format!("{e}. {}", self.where_to_set())))
     }
 
-    /// `CONVEX_URL`, as `convex-http` parses it.
+    /// `CONVEX_URL`, as `courier-messages` checks it.
     pub(crate) fn convex_url(&self) -> Result<Url, CliError> {
-        convex_http::url_from_env(|k| self.get(k))
+        courier_messages::url_from_env(|k| self.get(k))
             .map_err(|e| CliError::Misconfigured(format!("{e}. {}", self.where_to_set())))
     }
 

@@ -1,7 +1,7 @@
 //! What the CLI tells a person when something fails, and its exit codes.
 
 use clerk_auth::AuthError;
-use convex_http::{ConvexError, TokenErrorKind};
+use courier_messages::MessagesError;
 
 /// Something failed (a bug, the keychain, the backend refused).
 pub(crate) const EXIT_ERROR: u8 = 1;
@@ -75,38 +75,22 @@ impl CliError {
         }
     }
 
-    /// Classifies a `convex-http` error for a call to the deployment at `url`.
-    pub(crate) fn from_convex(e: ConvexError, url: &url::Url) -> Self {
-        let origin = url.as_str().trim_end_matches('/');
+    /// Classifies a `courier-messages` error.
+    pub(crate) fn from_messages(e: MessagesError) -> Self {
         match &e {
-            ConvexError::Token(t) => {
-                if let Some(auth) = t.source_as::<AuthError>() {
-                    return Self::from_auth(auth);
-                }
-                match t.kind() {
-                    TokenErrorKind::NotSignedIn => Self::not_signed_in(None),
-                    TokenErrorKind::Offline => Self::Offline(e.to_string()),
-                    _ => Self::Failed(e.to_string()),
-                }
-            }
-            ConvexError::Transport(_) if e.is_offline() => Self::Offline(format!(
-                "{e} at {origin}. Check that it is running (CONVEX_URL) and your connection, then try again."
+            MessagesError::Session(auth) => Self::from_auth(auth),
+            MessagesError::NotSignedIn => Self::not_signed_in(None),
+            MessagesError::Unreachable { .. } | MessagesError::Timeout { .. } => Self::Offline(
+                format!("{e}. Check that it is running (CONVEX_URL) and your connection, then try again."),
+            ),
+            MessagesError::NotAuthenticated => Self::NotSignedIn(format!(
+                "Convex did not accept your session: check that its auth configuration names \
+                 CLERK_FRONTEND_API_URL as domain and CLERK_OAUTH_CLIENT_ID as applicationID. {LOGIN_HINT}"
             )),
-            ConvexError::Unauthenticated { code, message } if code == "NoAuthProvider" => {
-                Self::Misconfigured(format!(
-                    "Convex at {origin} does not trust this sign-in issuer ({code}: {message}). \
-                     Its auth configuration must name CLERK_FRONTEND_API_URL as domain and \
-                     CLERK_OAUTH_CLIENT_ID as applicationID."
-                ))
-            }
-            ConvexError::Unauthenticated { .. } => Self::NotSignedIn(format!(
-                "Convex at {origin} did not accept your session even after a refresh ({e}). {LOGIN_HINT}"
-            )),
-            ConvexError::Config(_) | ConvexError::InsecureUrl { .. } => {
-                Self::Misconfigured(e.to_string())
-            }
-            ConvexError::Function { .. } => Self::Failed(format!("Convex refused: {e}")),
-            _ => Self::Failed(format!("{e} ({origin})")),
+            MessagesError::Url(_) => Self::Misconfigured(e.to_string()),
+            MessagesError::Body(_) => Self::Usage(e.to_string()),
+            MessagesError::Function { .. } => Self::Failed(format!("Convex refused: {e}")),
+            _ => Self::Failed(e.to_string()),
         }
     }
 }
@@ -114,7 +98,6 @@ impl CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convex_http::TokenError;
 
     #[test]
     fn auth_errors_map_to_exit_codes() {
@@ -137,40 +120,27 @@ mod tests {
     }
 
     #[test]
-    fn convex_errors_map_to_exit_codes() {
-        let url = url::Url::parse("http://127.0.0.1:3210").unwrap();
-        let token = |kind, e: AuthError| ConvexError::Token(TokenError::new(kind, e));
+    fn messages_errors_map_to_exit_codes() {
+        let code = |e| CliError::from_messages(e).exit_code();
+        assert_eq!(code(MessagesError::NotSignedIn), 3);
+        assert_eq!(code(MessagesError::NotAuthenticated), 3);
         assert_eq!(
-            CliError::from_convex(
-                token(TokenErrorKind::NotSignedIn, AuthError::NotSignedIn),
-                &url
-            )
-            .exit_code(),
-            3
-        );
-        assert_eq!(
-            CliError::from_convex(
-                token(TokenErrorKind::Offline, AuthError::Network("x".into())),
-                &url
-            )
-            .exit_code(),
+            code(MessagesError::Session(AuthError::Network("x".into()))),
             4
         );
-        let no_provider = ConvexError::Unauthenticated {
-            code: "NoAuthProvider".into(),
-            message: "No auth provider found matching the given token".into(),
-        };
-        assert_eq!(CliError::from_convex(no_provider, &url).exit_code(), 5);
-        let rejected = ConvexError::Unauthenticated {
-            code: "Unauthenticated".into(),
-            message: "expired".into(),
-        };
-        assert_eq!(CliError::from_convex(rejected, &url).exit_code(), 3);
-        let function = ConvexError::Function {
+        assert_eq!(
+            code(MessagesError::Unreachable {
+                url: "http://127.0.0.1:1".into()
+            }),
+            4
+        );
+        assert_eq!(
+            code(MessagesError::Url(courier_messages::UrlError::NotSet)),
+            5
+        );
+        let err = CliError::from_messages(MessagesError::Function {
             message: "too long".into(),
-            data: None,
-        };
-        let err = CliError::from_convex(function, &url);
+        });
         assert_eq!(
             (err.exit_code(), err.to_string()),
             (1, "Convex refused: too long".to_owned())

@@ -3,10 +3,10 @@
 //!
 //! It signs in with Clerk through the system browser (or a printed URL and
 //! the loopback callback), prints a fresh ID token for scripts, and reads and
-//! sends messages through Convex's HTTP API. It is a thin shell: the OAuth
-//! session is `clerk-auth`'s, the Convex calls are `convex-http`'s, and this
-//! crate talks to a person (the glue between the two, `session-tokens`, is
-//! shared with the app).
+//! sends messages (and watches them arrive) over Convex's sync protocol. It
+//! is a thin shell: the OAuth session is `clerk-auth`'s, the messages API and
+//! its socket are `courier-messages`' (shared with the app), and this crate
+//! talks to a person.
 //!
 //! Map:
 //! * `cli`: the command line (clap).
@@ -62,13 +62,19 @@ fn run() -> anyhow::Result<ExitCode> {
 /// info, `-vv` debug (which includes Convex function log lines).
 fn init_logs(verbose: u8) {
     let level = match verbose {
-        0 => tracing::Level::ERROR,
-        1 => tracing::Level::INFO,
-        _ => tracing::Level::DEBUG,
+        0 => "error",
+        1 => "info",
+        _ => "debug",
     };
+    // The official Convex client logs tokens at debug: its logs stop at info.
+    let filter = tracing_subscriber::EnvFilter::new(level).add_directive(
+        courier_messages::CLIENT_LOG_DIRECTIVE
+            .parse()
+            .expect("a valid directive"),
+    );
     use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal, not in a pipe or a file.
         .with_ansi(std::io::stderr().is_terminal())

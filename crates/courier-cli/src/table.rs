@@ -1,20 +1,7 @@
 //! The messages table: time, author, text, one line per message.
 
 use chrono::{DateTime, Local};
-use serde::Deserialize;
-
-/// A message document as `messages:list` returns it.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Message {
-    /// Milliseconds since the epoch.
-    #[serde(rename = "_creationTime")]
-    pub(crate) creation_time: f64,
-    /// The author's display name.
-    #[serde(rename = "authorName", default)]
-    pub(crate) author_name: Option<String>,
-    /// The text.
-    pub(crate) body: String,
-}
+use courier_messages::Message;
 
 /// At most this many characters of an author name are shown.
 const AUTHOR_WIDTH: usize = 24;
@@ -50,6 +37,20 @@ pub(crate) fn render(messages: &[Message]) -> String {
     out
 }
 
+/// One message as a line for `messages --watch`: time, author, text, with
+/// the author column at its full width (lines come one at a time).
+pub(crate) fn line(message: &Message) -> String {
+    let author = clip(
+        &clean(message.author_name.as_deref().unwrap_or("?")),
+        AUTHOR_WIDTH,
+    );
+    format!(
+        "{}  {author:AUTHOR_WIDTH$}  {}",
+        format_time(message.creation_time),
+        clean(&message.body)
+    )
+}
+
 /// Local time, to the minute.
 fn format_time(millis: f64) -> String {
     DateTime::from_timestamp_millis(millis as i64)
@@ -83,10 +84,23 @@ mod tests {
 
     fn msg(author: &str, body: &str) -> Message {
         Message {
+            id: "m1".into(),
             creation_time: 1_700_000_000_000.0,
+            author: "iss|u".into(),
             author_name: Some(author.into()),
             body: body.into(),
+            client_message_id: None,
         }
+    }
+
+    #[test]
+    fn a_watched_line_is_clean_and_aligned() {
+        let l = line(&msg("Ada", "two\nlines \u{1b}[2J"));
+        assert!(
+            l.ends_with(&format!("{:AUTHOR_WIDTH$}  two lines \u{FFFD}[2J", "Ada")),
+            "{l}"
+        );
+        assert!(!l.contains('\n'));
     }
 
     #[test]

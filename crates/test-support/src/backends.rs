@@ -105,26 +105,33 @@ impl TestBackendsBuilder {
         let clerk = DevClerk::start(self.clerk_config(clerk_dir.path(), 0)).await?;
         remember_keys(clerk_dir.path());
         let convex = if self.convex {
-            let mut config = convex_local::Config::for_tests(convex_dir.path());
-            config.providers = vec![AuthProvider {
-                domain: clerk.issuer_url(),
-                application_id: DEFAULT_CLIENT_ID.to_owned(),
-            }];
-            config.leeway = self.convex_leeway;
-            config.seed_demo = self.seed_demo;
+            let config = self.convex_config(convex_dir.path(), &clerk.issuer_url(), 0);
             Some(ConvexLocal::start(config).await?)
         } else {
             None
         };
         Ok(TestBackends {
+            convex_port: convex.as_ref().map_or(0, |c| c.port()),
             clerk_port: clerk.port(),
             issuer: clerk.issuer_url(),
             clerk: Some(clerk),
             convex,
             options: self,
             clerk_dir,
-            _convex_dir: convex_dir,
+            convex_dir,
         })
+    }
+
+    fn convex_config(&self, dir: &Path, issuer: &str, port: u16) -> convex_local::Config {
+        let mut config = convex_local::Config::for_tests(dir);
+        config.port = port;
+        config.providers = vec![AuthProvider {
+            domain: issuer.to_owned(),
+            application_id: DEFAULT_CLIENT_ID.to_owned(),
+        }];
+        config.leeway = self.convex_leeway;
+        config.seed_demo = self.seed_demo;
+        config
     }
 
     fn clerk_config(&self, dir: &Path, port: u16) -> dev_clerk::Config {
@@ -199,10 +206,11 @@ pub struct TestBackends {
     clerk: Option<DevClerk>,
     convex: Option<ConvexLocal>,
     clerk_port: u16,
+    convex_port: u16,
     issuer: String,
     options: TestBackendsBuilder,
     clerk_dir: tempfile::TempDir,
-    _convex_dir: tempfile::TempDir,
+    convex_dir: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for TestBackends {
@@ -270,8 +278,12 @@ impl TestBackends {
             "CLERK_OAUTH_CLIENT_ID".to_owned(),
             DEFAULT_CLIENT_ID.to_owned(),
         );
-        if let Some(c) = &self.convex {
-            env.insert("CONVEX_URL".to_owned(), c.url());
+        if self.convex_port != 0 {
+            // The same while convex-local is stopped for a restart.
+            env.insert(
+                "CONVEX_URL".to_owned(),
+                format!("http://127.0.0.1:{}", self.convex_port),
+            );
         }
         env
     }
@@ -305,6 +317,43 @@ impl TestBackends {
             {
                 Ok(c) => {
                     self.clerk = Some(c);
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        Err(last.expect("at least one attempt").into())
+    }
+
+    /// Stops convex-local (the backend is "down"): its port is closed and
+    /// its sockets end.
+    ///
+    /// # Panics
+    /// When started without convex-local.
+    pub async fn stop_convex(&mut self) {
+        assert!(self.convex_port != 0, "convex-local was not started");
+        if let Some(c) = self.convex.take() {
+            c.stop().await;
+        }
+    }
+
+    /// Starts convex-local again on the same port with the same database,
+    /// retrying the bind for a few seconds.
+    pub async fn start_convex(&mut self) -> Result<()> {
+        if self.convex.is_some() {
+            return Ok(());
+        }
+        let mut last = None;
+        for _ in 0..50 {
+            let config =
+                self.options
+                    .convex_config(self.convex_dir.path(), &self.issuer, self.convex_port);
+            match ConvexLocal::start(config).await {
+                Ok(c) => {
+                    self.convex = Some(c);
                     return Ok(());
                 }
                 Err(e) => {

@@ -80,8 +80,9 @@ struct Session {
     /// The version the client holds: the end of the last transition sent.
     version: StateVersion,
     rerun: Rerun,
-    /// A mutation finished: the client waits for a transition to reach its
-    /// timestamp, so one is sent even if no result changed.
+    /// A mutation finished: the client waits for a transition (to reach its
+    /// timestamp, or at all after a `ConvexError`), so one is sent even if
+    /// no result changed.
     mutation_done: bool,
     last_sent: Instant,
 }
@@ -226,7 +227,10 @@ impl Session {
                     Ok(_) => Some(timestamp(self.store.commits().latest())?),
                     Err(_) => None,
                 };
-                self.mutation_done |= ts.is_some();
+                // Failed ones too: the official Rust client completes a
+                // mutation that threw a `ConvexError` only at the next
+                // transition (it resolves plain error messages at once).
+                self.mutation_done = true;
                 self.send(
                     socket,
                     ServerMessage::MutationResponse {

@@ -3,6 +3,8 @@
 //! the real keychain (the test command runs them inside a private D-Bus
 //! session with gnome-keyring). One at a time: `--test-threads=1`.
 
+/// Live messages: pushed from courier-cli, live pages, a backend restart.
+mod live;
 /// Messages: demo messages, sending, XSS rendered as text.
 mod messages;
 /// The sign-in window has no IPC.

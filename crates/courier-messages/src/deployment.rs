@@ -1,61 +1,80 @@
-//! Reading the deployment URL from the environment.
+//! The Convex deployment URL. The ID token goes there, so it is checked
+//! before anything connects: http(s) with a host, and plain http only to
+//! this machine.
 
 use url::Url;
 
-use crate::ConvexError;
-
-/// The environment variable holding the Convex deployment URL.
+/// The setting holding the Convex deployment URL.
 pub const CONVEX_URL: &str = "CONVEX_URL";
 
-/// Reads the deployment URL from `CONVEX_URL` via `lookup` (usually
-/// `|k| std::env::var(k).ok()`, after the binary loaded its `.env` files).
-///
-/// The value is trimmed; it must be an absolute `http` or `https` URL with a
-/// host (`https://happy-otter-123.convex.cloud`, `http://127.0.0.1:3210`).
-/// Anything else is a [`ConvexError::Config`] whose message says what to set.
-pub fn url_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Url, ConvexError> {
+/// A deployment URL that cannot be used, and what to set instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// `CONVEX_URL` is missing or blank.
+    #[error(
+        "{CONVEX_URL} is not set: set it to your Convex deployment URL \
+         (for example https://happy-otter-123.convex.cloud, or \
+         http://127.0.0.1:3210 for convex-local) in the environment or a .env file"
+    )]
+    NotSet,
+    /// Not a URL at all.
+    #[error(
+        "{CONVEX_URL} is not a valid URL ({0}): expected something like \
+         https://happy-otter-123.convex.cloud"
+    )]
+    Invalid(String),
+    /// Another scheme than http or https.
+    #[error("the Convex URL must start with http:// or https://, not {0}://")]
+    Scheme(String),
+    /// No host.
+    #[error(
+        "the Convex URL has no host: expected something like https://happy-otter-123.convex.cloud"
+    )]
+    NoHost,
+    /// A query or fragment, which Convex URLs never have.
+    #[error("the Convex URL must not carry a query or fragment")]
+    QueryOrFragment,
+    /// Plain `http` on a host that is not this machine: the ID token would
+    /// cross the network in clear.
+    #[error(
+        "the Convex URL {url} uses plain http on a host that is not this machine: \
+         set {CONVEX_URL} to its https:// address (http is allowed for 127.0.0.1, ::1 and localhost only)"
+    )]
+    Insecure {
+        /// The URL as configured.
+        url: String,
+    },
+}
+
+/// Reads the deployment URL from `CONVEX_URL` via `lookup` (the merged
+/// settings of the app or the CLI). The value is trimmed, then checked with
+/// [`check`].
+pub fn url_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Url, UrlError> {
     let raw = lookup(CONVEX_URL).unwrap_or_default();
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err(ConvexError::Config(format!(
-            "{CONVEX_URL} is not set: set it to your Convex deployment URL \
-             (for example https://happy-otter-123.convex.cloud, or \
-             http://127.0.0.1:3210 for convex-local) in the environment or a .env file"
-        )));
+        return Err(UrlError::NotSet);
     }
-    let url = Url::parse(raw).map_err(|e| {
-        ConvexError::Config(format!(
-            "{CONVEX_URL} is not a valid URL ({e}): expected something like \
-             https://happy-otter-123.convex.cloud"
-        ))
-    })?;
-    check_deployment_url(&url)?;
+    let url = Url::parse(raw).map_err(|e| UrlError::Invalid(e.to_string()))?;
+    check(&url)?;
     Ok(url)
 }
 
-/// Checks what every deployment URL must satisfy, whatever its origin.
-pub(crate) fn check_deployment_url(url: &Url) -> Result<(), ConvexError> {
+/// What every deployment URL must satisfy, wherever it came from.
+pub fn check(url: &Url) -> Result<(), UrlError> {
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConvexError::Config(format!(
-            "the Convex URL must start with http:// or https://, not {}://",
-            url.scheme()
-        )));
+        return Err(UrlError::Scheme(url.scheme().to_owned()));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConvexError::Config(
-            "the Convex URL has no host: expected something like https://happy-otter-123.convex.cloud"
-                .to_owned(),
-        ));
+        return Err(UrlError::NoHost);
     }
     if url.scheme() == "http" && !is_loopback(url) {
-        return Err(ConvexError::InsecureUrl {
+        return Err(UrlError::Insecure {
             url: url.as_str().to_owned(),
         });
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConvexError::Config(
-            "the Convex URL must not carry a query or fragment".to_owned(),
-        ));
+        return Err(UrlError::QueryOrFragment);
     }
     Ok(())
 }
@@ -94,7 +113,7 @@ mod tests {
     fn missing_or_blank_says_what_to_set() {
         for value in [None, Some(""), Some("   ")] {
             let err = url_from_env(lookup(value)).unwrap_err();
-            assert!(matches!(err, ConvexError::Config(_)), "{err:?}");
+            assert_eq!(err, UrlError::NotSet);
             assert!(err.to_string().contains("CONVEX_URL is not set"), "{err}");
         }
     }
@@ -121,7 +140,7 @@ mod tests {
         ] {
             let err = url_from_env(lookup(Some(bad))).unwrap_err();
             assert!(
-                matches!(&err, ConvexError::InsecureUrl { url } if url.starts_with("http://")),
+                matches!(&err, UrlError::Insecure { url } if url.starts_with("http://")),
                 "{bad}: {err:?}"
             );
             assert!(err.to_string().contains("https://"), "{err}");
