@@ -41,7 +41,10 @@ async fn watch_prints_new_messages_as_they_arrive_until_ctrl_c() {
     // The newest three, oldest first, as `tail` shows them.
     let first: Vec<String> = vec![next_line().await, next_line().await, next_line().await];
     assert!(first[2].ends_with("before the watch"), "{first:?}");
-    assert!(first.iter().all(|l| l.contains("Ada Lovelace")), "{first:?}");
+    assert!(
+        first.iter().all(|l| l.contains("Ada Lovelace")),
+        "{first:?}"
+    );
 
     for text in ["pushed one", "pushed two"] {
         let r = run(cli(&env, dir), &["send", text]).await;
