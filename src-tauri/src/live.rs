@@ -4,7 +4,7 @@
 //! state goes as `messages://connection`. The UI asks `messages_snapshot`
 //! and `connection_state` after subscribing, so nothing is missed at start.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use clerk_auth::AuthState;
 use courier_messages::{Connection, LiveMessages, Snapshot};
@@ -22,21 +22,23 @@ pub(crate) const MESSAGES_UPDATED: &str = "messages://updated";
 /// The socket went down or came back.
 pub(crate) const CONNECTION_CHANGED: &str = "messages://connection";
 
-/// What `messages://updated` carries: whose messages, and the snapshot. The
-/// UI drops a snapshot of another account than the one it shows (one that
-/// was on its way when the account changed).
+/// What `messages://updated` carries: a version (increasing for the life of
+/// the app, so the UI keeps the newest whichever way it arrived: an event or
+/// the answer to `messages_snapshot`), whose messages, and the snapshot.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessagesEvent {
+    version: u64,
     user_id: Option<String>,
     #[serde(flatten)]
     snapshot: Snapshot,
 }
 
-/// The live pages of the signed-in account, if any.
+/// The live pages of the signed-in account, if any, and the last event.
 #[derive(Default)]
 pub(crate) struct Live {
     current: Mutex<Option<Following>>,
+    last: Arc<Mutex<MessagesEvent>>,
 }
 
 struct Following {
@@ -56,15 +58,9 @@ impl Live {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// What the UI shows now (empty while nobody is signed in).
+    /// The last event sent (empty while nobody is signed in).
     pub(crate) fn snapshot(&self) -> MessagesEvent {
-        self.lock()
-            .as_ref()
-            .map(|f| MessagesEvent {
-                user_id: Some(f.user_id.clone()),
-                snapshot: f.pages.snapshots().borrow().clone(),
-            })
-            .unwrap_or_default()
+        lock(&self.last).clone()
     }
 
     /// Adds the next page.
@@ -73,6 +69,29 @@ impl Live {
             f.pages.load_more();
         }
     }
+}
+
+fn lock(last: &Mutex<MessagesEvent>) -> std::sync::MutexGuard<'_, MessagesEvent> {
+    last.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records `snapshot` for `user_id` as the newest event and sends it.
+fn publish(
+    app: &AppHandle,
+    last: &Mutex<MessagesEvent>,
+    user_id: Option<String>,
+    snapshot: Snapshot,
+) {
+    let event = {
+        let mut last = lock(last);
+        *last = MessagesEvent {
+            version: last.version + 1,
+            user_id,
+            snapshot,
+        };
+        last.clone()
+    };
+    let _ = app.emit_to("main", MESSAGES_UPDATED, event);
 }
 
 /// Follows the session for the life of the app: subscribes when someone
@@ -131,14 +150,12 @@ fn apply(app: &AppHandle, state: &AuthState) {
             let pages = LiveMessages::start(&core.messages, PAGE_SIZE);
             let mut snapshots = pages.snapshots();
             let handle = app.clone();
-            let user_id = Some(user.id.clone());
+            let last = live.last.clone();
+            let user_id = user.id.clone();
             let forward = tauri::async_runtime::spawn(async move {
                 loop {
-                    let event = MessagesEvent {
-                        user_id: user_id.clone(),
-                        snapshot: snapshots.borrow_and_update().clone(),
-                    };
-                    let _ = handle.emit_to("main", MESSAGES_UPDATED, event);
+                    let snapshot = snapshots.borrow_and_update().clone();
+                    publish(&handle, &last, Some(user_id.clone()), snapshot);
                     if snapshots.changed().await.is_err() {
                         return;
                     }
@@ -151,7 +168,7 @@ fn apply(app: &AppHandle, state: &AuthState) {
             });
         }
         AuthState::SignedOut { .. } if current.take().is_some() => {
-            let _ = app.emit_to("main", MESSAGES_UPDATED, MessagesEvent::default());
+            publish(app, &live.last, None, Snapshot::default());
         }
         // Signing in or loading: what is shown stays until the outcome.
         _ => {}

@@ -109,7 +109,7 @@ export const signOut = () => invoke(Commands.SIGN_OUT);
 
 /**
  * The live messages now (the payload of `messages://updated`).
- * @returns {Promise<{userId: string|null, messages: object[], loaded: boolean, loadingMore: boolean, isDone: boolean, error: string|null, notAuthenticated: boolean}>}
+ * @returns {Promise<{version: number, userId: string|null, messages: object[], loaded: boolean, loadingMore: boolean, isDone: boolean, error: string|null, notAuthenticated: boolean}>}
  */
 export const messagesSnapshot = () => invoke(Commands.MESSAGES_SNAPSHOT);
 

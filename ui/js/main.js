@@ -30,6 +30,8 @@ const state = {
   // connection is "loading", a lost one "Reconnecting...").
   connected: false,
   everConnected: false,
+  // The version of the last snapshot shown (versions only grow).
+  snapshotVersion: 0,
 };
 
 // ---- helpers ------------------------------------------------------------------
@@ -129,7 +131,11 @@ function pruneLocals() {
 
 /** Shows a snapshot of the live messages, if it is this account's. */
 function applySnapshot(snap) {
-  if (!snap || !isSignedIn() || snap.userId !== state.userId) return;
+  // The newest wins, whether it came as an event or as the answer to
+  // messages_snapshot (the two can arrive in either order).
+  if (!snap || !(snap.version > state.snapshotVersion)) return;
+  if (!isSignedIn() || snap.userId !== state.userId) return;
+  state.snapshotVersion = snap.version;
   state.server = dedupe(Array.isArray(snap.messages) ? snap.messages : []);
   state.isDone = !!snap.isDone;
   state.loaded = !!snap.loaded;

@@ -95,7 +95,16 @@ impl MessagesClient {
                     WebSocketState::Connected => Connection::Connected,
                     WebSocketState::Connecting => Connection::Connecting,
                 };
-                connection_tx.send_replace(state);
+                let was = connection_tx.send_replace(state);
+                match (was, state) {
+                    (Connection::Connecting, Connection::Connected) => {
+                        tracing::info!("connected to Convex")
+                    }
+                    (Connection::Connected, Connection::Connecting) => {
+                        tracing::warn!("the connection to Convex broke; reconnecting")
+                    }
+                    _ => {}
+                }
             }
         });
         let auth_task = tokio::spawn(auth::follow_session(client.clone(), session));

@@ -36,6 +36,8 @@ pub use error::MessagesError;
 pub use live::{LiveMessages, Snapshot};
 
 /// A `tracing` filter directive for the binaries: the official client logs
-/// whole protocol messages, ID tokens included, at debug level, so its logs
-/// stop at info whatever `RUST_LOG` or `-vv` asks for.
-pub const CLIENT_LOG_DIRECTIVE: &str = "convex=info";
+/// whole protocol messages, ID tokens included, at debug level, and each
+/// reconnect as an error with a backtrace, so its own logs are off whatever
+/// `RUST_LOG` or `-vv` asks for; [`MessagesClient`] logs the connection's
+/// ups and downs instead.
+pub const CLIENT_LOG_DIRECTIVE: &str = "convex=off";

@@ -3,14 +3,7 @@ use std::time::{Duration, Instant};
 
 use e2e::{run_cli, AppDirs};
 
-use crate::util::{backends, demo, signed_in_as_ada};
-
-/// The app's configuration, for `courier-cli` beside it.
-fn cli_env(backends: &test_support::TestBackends) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = backends.env().into_iter().collect();
-    env.push(("COURIER_CLOCK_LEEWAY_SECS".into(), "0".into()));
-    env
-}
+use crate::util::{backends, cli_env, demo, signed_in_as_ada};
 
 fn ada(backends: &test_support::TestBackends) -> String {
     format!("{}|{}", backends.issuer_url(), demo::ADA_ID)
@@ -76,11 +69,11 @@ async fn a_page_of_fifty_and_load_more_stay_correct_while_messages_arrive() {
     };
     send("arrived 1").await;
     newest_is(&app, "arrived 1", Duration::from_secs(5)).await;
-    app.visible("#load-more").await.click().await.unwrap();
+    click_load_more(&app).await;
     send("arrived 2").await;
     newest_is(&app, "arrived 2", Duration::from_secs(5)).await;
     wait_for_count(&app, 102).await;
-    app.visible("#load-more").await.click().await.unwrap();
+    click_load_more(&app).await;
     send("arrived 3").await;
     let stored = backends.convex().messages_by_author(&author).unwrap();
     let total = stored.len() + 1;
@@ -101,6 +94,18 @@ async fn a_page_of_fifty_and_load_more_stay_correct_while_messages_arrive() {
     assert_eq!(shown, stored, "every message, once, newest first");
     app.screenshot("live-pages").await;
     app.quit().await;
+}
+
+/// Clicks "Load more" as a person does, after scrolling it into view.
+async fn click_load_more(app: &e2e::App) {
+    app.visible("#load-more").await;
+    app.client
+        .execute(
+            "const b = document.querySelector('#load-more'); b.scrollIntoView(); b.click();",
+            vec![],
+        )
+        .await
+        .expect("clicked Load more");
 }
 
 async fn wait_for_count(app: &e2e::App, n: usize) {

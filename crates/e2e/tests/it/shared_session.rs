@@ -2,14 +2,7 @@ use std::time::{Duration, Instant};
 
 use e2e::{run_cli, AppDirs};
 
-use crate::util::{backends, backends_with_ttl, demo, launch, signed_in_as_ada};
-
-/// The app's configuration, for `courier-cli` beside it.
-fn cli_env(backends: &test_support::TestBackends) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = backends.env().into_iter().collect();
-    env.push(("COURIER_CLOCK_LEEWAY_SECS".into(), "0".into()));
-    env
-}
+use crate::util::{backends, backends_with_ttl, cli_env, demo, launch, signed_in_as_ada};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver, the app build and Secret Service (run by scripts/test)"]

@@ -26,6 +26,13 @@ pub(crate) async fn launch(name: &str, backends: &TestBackends, dirs: Option<&Ap
     App::launch(Launch { env, dirs, name }).await
 }
 
+/// The app's configuration, for `courier-cli` beside it.
+pub(crate) fn cli_env(backends: &TestBackends) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = backends.env().into_iter().collect();
+    env.push(("COURIER_CLOCK_LEEWAY_SECS".into(), "0".into()));
+    env
+}
+
 /// Launches and signs in as Ada.
 pub(crate) async fn signed_in_as_ada(
     name: &str,
