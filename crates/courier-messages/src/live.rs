@@ -84,9 +84,15 @@ impl LiveMessages {
 struct Slot {
     key: u64,
     request: PageRequest,
-    latest: Option<Result<Page, String>>,
+    latest: Option<Result<Page, PageError>>,
     /// The pinned subscription replacing this one, until its first result.
     replacement: Option<(u64, PageRequest)>,
+}
+
+/// Why a page has no value, as the snapshot tells it.
+struct PageError {
+    message: String,
+    not_authenticated: bool,
 }
 
 struct Pages {
@@ -95,7 +101,8 @@ struct Pages {
     slots: Vec<Slot>,
     streams: StreamMap<u64, convex::QuerySubscription>,
     next_key: u64,
-    error: Option<MessagesError>,
+    /// Why the last subscription could not be made, if it could not.
+    subscribe_error: Option<String>,
 }
 
 async fn run(
@@ -110,7 +117,7 @@ async fn run(
         slots: Vec::new(),
         streams: StreamMap::new(),
         next_key: 0,
-        error: None,
+        subscribe_error: None,
     };
     if let Some(key) = pages.subscribe(PageRequest::first(page_size)).await {
         pages.slots.push(Slot {
@@ -154,15 +161,17 @@ impl Pages {
                 Some(key)
             }
             Err(error) => {
-                self.error = Some(error);
+                self.subscribe_error = Some(error.to_string());
                 None
             }
         }
     }
 
     fn update(&mut self, key: u64, result: Result<Page, MessagesError>) {
-        let not_authenticated = matches!(result, Err(MessagesError::NotAuthenticated));
-        let result = result.map_err(|e| e.to_string());
+        let result = result.map_err(|e| PageError {
+            not_authenticated: matches!(e, MessagesError::NotAuthenticated),
+            message: e.to_string(),
+        });
         for slot in &mut self.slots {
             if slot.key == key {
                 slot.latest = Some(result);
@@ -177,7 +186,6 @@ impl Pages {
                 break;
             }
         }
-        self.error = not_authenticated.then_some(MessagesError::NotAuthenticated);
     }
 
     async fn load_more(&mut self) {
@@ -222,7 +230,8 @@ impl Pages {
                 }
                 Some(Err(error)) => {
                     snapshot.loaded = true;
-                    snapshot.error = Some(error.clone());
+                    snapshot.error = Some(error.message.clone());
+                    snapshot.not_authenticated = error.not_authenticated;
                     break;
                 }
                 Some(Ok(page)) => {
@@ -233,9 +242,8 @@ impl Pages {
                 }
             }
         }
-        if let Some(error) = &self.error {
-            snapshot.error.get_or_insert_with(|| error.to_string());
-            snapshot.not_authenticated = matches!(error, MessagesError::NotAuthenticated);
+        if let Some(error) = &self.subscribe_error {
+            snapshot.error.get_or_insert_with(|| error.clone());
         }
         snapshot
     }
