@@ -70,7 +70,7 @@ async fn sign_in(http: &reqwest::Client, issuer: &str) -> String {
 
 fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    getrandom::fill(&mut b).unwrap();
     u64::from_le_bytes(b)
 }
 

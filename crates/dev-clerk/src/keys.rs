@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, LineEnding};
-use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +23,8 @@ pub(crate) const KEYS_FILE: &str = "keys.json";
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
     kid: String,
-    /// PKCS#1 PEM of the private key.
+    /// PEM of the private key: PKCS#8 (`PRIVATE KEY`), or PKCS#1
+    /// (`RSA PRIVATE KEY`) in folders written by earlier versions.
     pem: String,
     created_at: u64,
     #[serde(default)]
@@ -170,25 +171,25 @@ impl KeySet {
 }
 
 impl Key {
-    /// A new 2048-bit RSA key (seconds of CPU in a debug build).
+    /// A new 2048-bit RSA key (AWS-LC: milliseconds, constant-time).
     pub(crate) fn generate(now: u64) -> Result<Key, Error> {
-        let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-            .map_err(|e| Error::Key(e.to_string()))?;
-        let pem = private
-            .to_pkcs1_pem(LineEnding::LF)
-            .map_err(|e| Error::Key(e.to_string()))?
-            .to_string();
-        let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
-        let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
-        Key::assemble(&private, thumbprint(&n, &e), pem, n, e, now, None).map_err(Error::Key)
+        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| Error::Key(e.to_string()))?;
+        let der: Pkcs8V1Der<'static> = pair.as_der().map_err(|e| Error::Key(e.to_string()))?;
+        let pem = pem_encode("PRIVATE KEY", der.as_ref());
+        let (n, e) = public_components(&pair);
+        Key::assemble(thumbprint(&n, &e), pem, n, e, now, None).map_err(Error::Key)
     }
 
     fn from_stored(stored: StoredKey) -> Result<Key, String> {
-        let private = RsaPrivateKey::from_pkcs1_pem(&stored.pem).map_err(|e| e.to_string())?;
-        let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
-        let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
+        let (label, der) = pem_decode(&stored.pem)?;
+        let pair = match label.as_str() {
+            "PRIVATE KEY" => KeyPair::from_pkcs8(&der),
+            "RSA PRIVATE KEY" => KeyPair::from_der(&der),
+            other => return Err(format!("a key stored as `{other}`, not an RSA private key")),
+        }
+        .map_err(|e| e.to_string())?;
+        let (n, e) = public_components(&pair);
         Key::assemble(
-            &private,
             stored.kid,
             stored.pem,
             n,
@@ -199,7 +200,6 @@ impl Key {
     }
 
     fn assemble(
-        private: &RsaPrivateKey,
         kid: String,
         pem: String,
         n: String,
@@ -207,8 +207,7 @@ impl Key {
         created_at: u64,
         retired_at: Option<u64>,
     ) -> Result<Key, String> {
-        let der = private.to_pkcs1_der().map_err(|e| e.to_string())?;
-        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
         let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?;
         Ok(Key {
             kid,
@@ -221,6 +220,44 @@ impl Key {
             retired_at,
         })
     }
+}
+
+/// The public modulus and exponent, base64url as a JWK carries them.
+fn public_components(pair: &KeyPair) -> (String, String) {
+    let public = pair.public_key();
+    (
+        URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+    )
+}
+
+/// RFC 7468 text encoding: the label's armour around base64 in 64-column lines.
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+/// The label and DER bytes of a single-block PEM.
+fn pem_decode(pem: &str) -> Result<(String, Vec<u8>), String> {
+    let mut lines = pem.lines().map(str::trim).filter(|l| !l.is_empty());
+    let label = lines
+        .next()
+        .and_then(|l| l.strip_prefix("-----BEGIN "))
+        .and_then(|l| l.strip_suffix("-----"))
+        .ok_or("the key is not PEM")?
+        .to_string();
+    let end = format!("-----END {label}-----");
+    let body: String = lines.by_ref().take_while(|l| *l != end).collect();
+    let der = STANDARD
+        .decode(body)
+        .map_err(|e| format!("the key's PEM body: {e}"))?;
+    Ok((label, der))
 }
 
 /// The RFC 7638 JWK thumbprint, a stable `kid`.
@@ -277,5 +314,55 @@ mod tests {
             thumbprint(n, "AQAB"),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
+    }
+
+    #[test]
+    fn a_pkcs1_key_written_by_an_earlier_version_still_loads_and_signs() {
+        let fresh = Key::generate(1000).unwrap();
+        let (label, pkcs8) = pem_decode(&fresh.pem).unwrap();
+        assert_eq!(label, "PRIVATE KEY");
+        // PKCS#8 for RSA 2048 wraps the PKCS#1 key in an OCTET STRING at
+        // byte 22 (two length bytes), after the version and the algorithm.
+        assert_eq!(&pkcs8[22..24], &[0x04, 0x82]);
+        let pkcs1 = &pkcs8[26..];
+        let file = KeyFile {
+            keys: vec![StoredKey {
+                kid: fresh.kid.clone(),
+                pem: pem_encode("RSA PRIVATE KEY", pkcs1),
+                created_at: 1000,
+                retired_at: None,
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(KEYS_FILE),
+            serde_json::to_vec(&file).unwrap(),
+        )
+        .unwrap();
+        let set = KeySet::load_or_create(dir.path(), 1001, Duration::from_secs(100)).unwrap();
+        let key = set.active();
+        assert_eq!(key.kid, fresh.kid);
+        assert_eq!((&key.n, &key.e), (&fresh.n, &fresh.e));
+
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        let token =
+            jsonwebtoken::encode(&header, &serde_json::json!({"sub": "u"}), &key.encoding).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(&token, &fresh.decoding, &validation)
+            .expect("the reloaded key signs what the public key verifies");
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_an_rsa_key_is_refused() {
+        let stored = StoredKey {
+            kid: "k".into(),
+            pem: pem_encode("EC PRIVATE KEY", b"not a key"),
+            created_at: 0,
+            retired_at: None,
+        };
+        let err = Key::from_stored(stored).err().expect("refused");
+        assert!(err.contains("EC PRIVATE KEY"), "{err}");
     }
 }

@@ -2,7 +2,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// What `Debug` prints in place of a secret.
@@ -11,7 +10,7 @@ pub(crate) const REDACTED: &str = "[redacted]";
 /// `bytes` random bytes from the OS, base64url without padding.
 pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
+    getrandom::fill(&mut buf).expect("the OS random source is available");
     URL_SAFE_NO_PAD.encode(buf)
 }
 
