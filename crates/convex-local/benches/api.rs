@@ -2,6 +2,11 @@
 //! `messages:list` with a valid RS256 token at 64 connections, next to a
 //! bare axum hello-world measured in the same run, and the first-page
 //! latency with 100,000 messages for one user. Prints a table; ~30 s.
+//!
+//! The load comes from a second process (this bench binary started again
+//! with `LOADGEN_URL` set), so the client's CPU is not taken from the
+//! server's runtime: both sides share the machine's cores the way a real
+//! client and server would.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +26,42 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     errors: usize,
+}
+
+/// The load generator's side: run [`load`] with what the parent put in the
+/// environment and print the figures on one line.
+fn loadgen_main(url: String) {
+    let body: Value = serde_json::from_str(&std::env::var("LOADGEN_BODY").unwrap()).unwrap();
+    let token = std::env::var("LOADGEN_TOKEN").ok();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let f = rt.block_on(load(&url, body, token));
+    println!(
+        "{}",
+        json!({"rps": f.rps, "p50_us": f.p50.as_micros() as u64,
+               "p99_us": f.p99.as_micros() as u64, "errors": f.errors})
+    );
+}
+
+/// Runs [`load`] in a child process (this binary again) and reads its figures.
+async fn load_from_another_process(url: &str, body: Value, token: Option<String>) -> Figures {
+    let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
+    cmd.env("LOADGEN_URL", url)
+        .env("LOADGEN_BODY", body.to_string())
+        .stdout(std::process::Stdio::piped());
+    match token {
+        Some(t) => cmd.env("LOADGEN_TOKEN", t),
+        None => cmd.env_remove("LOADGEN_TOKEN"),
+    };
+    let out = cmd.output().await.expect("the load generator runs");
+    assert!(out.status.success(), "the load generator failed");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the load generator's figures");
+    let us = |k: &str| Duration::from_micros(v[k].as_u64().unwrap());
+    Figures {
+        rps: v["rps"].as_f64().unwrap(),
+        p50: us("p50_us"),
+        p99: us("p99_us"),
+        errors: v["errors"].as_u64().unwrap() as usize,
+    }
 }
 
 /// `CONNECTIONS` clients posting `body` to `url` for `RUN`.
@@ -133,8 +174,14 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    if let Ok(url) = std::env::var("LOADGEN_URL") {
+        return loadgen_main(url);
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(bench());
+}
+
+async fn bench() {
     let iss = issuer().await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_tests(dir.path());
@@ -158,8 +205,8 @@ async fn main() {
     }
     let list = json!({"path": "messages:list", "args": {"paginationOpts": {"numItems": 10, "cursor": null}}, "format": "json"});
     let hello_url = serve(Router::new().route("/", post(|| async { "Hello, World!" }))).await;
-    let hello = load(&format!("{hello_url}/"), json!({}), None).await;
-    let convex = load(
+    let hello = load_from_another_process(&format!("{hello_url}/"), json!({}), None).await;
+    let convex = load_from_another_process(
         &format!("{}/api/query", server.url()),
         list.clone(),
         Some(tok.clone()),
@@ -240,7 +287,7 @@ async fn main() {
     server.stop().await;
 
     println!();
-    println!("convex-local bench ({CONNECTIONS} connections, {}s per run, client and server on the same 2 cores)", RUN.as_secs());
+    println!("convex-local bench ({CONNECTIONS} connections, {}s per run, load from a second process on the same cores)", RUN.as_secs());
     println!("| scenario | requests/s | p50 | p99 | errors |");
     println!("|---|---:|---:|---:|---:|");
     println!(
