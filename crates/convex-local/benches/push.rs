@@ -11,15 +11,15 @@
 //! message per write (a live page keeps its end), as the app's would.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use axum::routing::get;
-use axum::{Json, Router};
+mod support;
+use support::{issuer, token};
+
 use convex_local::{AuthProvider, Config, ConvexLocal};
 use convex_sync_types::types::SerializedArgs;
 use convex_sync_types::{AuthenticationToken, ClientMessage, Query, QueryId, QuerySetModification};
 use futures_util::{SinkExt, StreamExt};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -27,48 +27,6 @@ use tokio_tungstenite::tungstenite::Message;
 /// (subscribers, writes measured)
 const RUNS: [(usize, usize); 3] = [(1, 200), (100, 100), (1000, 30)];
 const WARMUP_WRITES: usize = 5;
-
-fn keys() -> Value {
-    serde_json::from_str(include_str!("../tests/fixtures/test-keys.json")).unwrap()
-}
-
-/// A test issuer: discovery + JWKS with the fixed test key.
-async fn issuer() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (u, jwk) = (url.clone(), keys()["rsa_a"]["jwk"].clone());
-    let app = Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(move || {
-                let u = u.clone();
-                async move { Json(json!({"issuer": u, "jwks_uri": format!("{u}/jwks")})) }
-            }),
-        )
-        .route(
-            "/jwks",
-            get(move || {
-                let jwk = jwk.clone();
-                async move { Json(json!({"keys": [jwk]})) }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-fn token(iss: &str, sub: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut h = Header::new(Algorithm::RS256);
-    h.kid = Some("rsa_a".into());
-    let key =
-        EncodingKey::from_rsa_pem(keys()["rsa_a"]["private_pem"].as_str().unwrap().as_bytes())
-            .unwrap();
-    let claims = json!({"iss": iss, "sub": sub, "aud": "courier-desktop", "iat": now, "exp": now + 3600, "name": "Bench"});
-    jsonwebtoken::encode(&h, &claims, &key).unwrap()
-}
 
 fn text(m: ClientMessage) -> Message {
     Message::Text(Value::try_from(m).unwrap().to_string().into())

@@ -5,6 +5,7 @@
 //! * [`play_browser`] / [`TestBrowser`]: the person at the sign-in page,
 //!   played with plain HTTP (a cookie jar, redirects off).
 //! * [`deliver`]: the browser following the redirect to a loopback listener.
+//! * [`wait_for_value`]: wait on a watch channel for an expected value.
 //! * [`secret_service_available`] and [`KEYCHAIN_ENV_NOTE`]: the real keychain.
 //!
 //! This is not a mock of anything: the servers are the real ones. It is a
@@ -13,10 +14,12 @@
 mod backends;
 mod browser;
 mod keychain;
+mod watch;
 
 pub use backends::{TestBackends, TestBackendsBuilder};
 pub use browser::{deliver, is_consent_page, play_browser, Delivered, TestBrowser};
 pub use keychain::{secret_service_available, KEYCHAIN_ENV_NOTE};
+pub use watch::wait_for_value;
 
 pub use convex_local::ConvexLocal;
 pub use dev_clerk::{demo, DevClerk, GrantCounts, TokenFault};

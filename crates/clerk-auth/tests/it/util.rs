@@ -51,22 +51,7 @@ pub(crate) async fn wait_for(
     timeout: Duration,
     pred: impl Fn(&AuthState) -> bool,
 ) -> AuthState {
-    let r = tokio::time::timeout(timeout, async {
-        loop {
-            {
-                let s = rx.borrow_and_update();
-                if pred(&s) {
-                    return s.clone();
-                }
-            }
-            rx.changed().await.expect("sender alive");
-        }
-    })
-    .await;
-    match r {
-        Ok(s) => s,
-        Err(_) => panic!("timed out waiting for {what}; state is {:?}", *rx.borrow()),
-    }
+    test_support::wait_for_value(rx, what, timeout, pred).await
 }
 
 pub(crate) fn is_offline(s: &AuthState) -> bool {

@@ -57,22 +57,7 @@ pub(crate) async fn wait_for(
     what: &str,
     pred: impl Fn(&Snapshot) -> bool,
 ) -> Snapshot {
-    let found = tokio::time::timeout(PUSH, async {
-        loop {
-            {
-                let s = rx.borrow_and_update();
-                if pred(&s) {
-                    return s.clone();
-                }
-            }
-            rx.changed().await.expect("live pages stopped");
-        }
-    })
-    .await;
-    match found {
-        Ok(s) => s,
-        Err(_) => panic!("{what}: not within {PUSH:?}; last: {:?}", *rx.borrow()),
-    }
+    test_support::wait_for_value(rx, what, PUSH, pred).await
 }
 
 pub(crate) fn bodies(s: &Snapshot) -> Vec<&str> {
