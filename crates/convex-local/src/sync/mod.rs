@@ -18,6 +18,8 @@
 mod cache;
 mod error;
 mod journal;
+#[cfg(test)]
+mod proptests;
 mod session;
 mod subscriptions;
 

@@ -196,11 +196,7 @@ impl Session {
     }
 
     async fn handle_text(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), SyncError> {
-        let json: Value =
-            serde_json::from_str(text).map_err(|e| SyncError::BadMessage(e.to_string()))?;
-        let message =
-            ClientMessage::try_from(json).map_err(|e| SyncError::BadMessage(e.to_string()))?;
-        match message {
+        match parse_client_message(text)? {
             // The session id and counters matter for Convex's metrics only.
             ClientMessage::Connect { .. } | ClientMessage::Event(ClientEvent { .. }) => Ok(()),
             ClientMessage::Authenticate {
@@ -429,4 +425,11 @@ impl Session {
 
 fn timestamp(ts: u64) -> Result<Timestamp, SyncError> {
     Timestamp::try_from(ts).map_err(|e| SyncError::Internal(format!("timestamp {ts}: {e}")))
+}
+
+/// A text frame from the client, parsed by `convex_sync_types`.
+pub(super) fn parse_client_message(text: &str) -> Result<ClientMessage, SyncError> {
+    let json: Value =
+        serde_json::from_str(text).map_err(|e| SyncError::BadMessage(e.to_string()))?;
+    ClientMessage::try_from(json).map_err(|e| SyncError::BadMessage(e.to_string()))
 }
