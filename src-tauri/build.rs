@@ -17,6 +17,7 @@ fn main() {
             "send_message",
             "draft_get",
             "draft_set",
+            "report_first_paint",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {error:#}");

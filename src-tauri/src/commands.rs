@@ -162,6 +162,13 @@ pub(crate) fn draft_set(courier: State<'_, Courier>, text: String) -> Result<(),
     })
 }
 
+/// The UI painted its first message: reported once per process (see
+/// `first_paint`).
+#[tauri::command]
+pub(crate) fn report_first_paint() {
+    crate::first_paint::report()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,12 +10,14 @@
 //! * `signin`: the sign-in window or system browser for one flow.
 //! * `state`: the core built from the settings (or why it could not be).
 //! * `config`: where the settings come from.
+//! * `first_paint`: when the first message was painted (the window benchmark).
 
 mod commands;
 mod config;
 mod draft;
 mod error;
 mod events;
+mod first_paint;
 mod fsutil;
 mod live;
 mod logging;
@@ -26,6 +28,7 @@ use tauri::{Manager, WindowEvent};
 
 /// Builds and runs the app until the main window closes.
 pub fn run() {
+    start_clock::mark();
     let mut context = tauri::generate_context!();
     let settings = config::Settings::load(config_dir(context.config()).as_deref());
     // Avatars may come from the configured issuer's origin (dev-clerk serves
@@ -83,6 +86,7 @@ pub fn run() {
             commands::send_message,
             commands::draft_get,
             commands::draft_set,
+            commands::report_first_paint,
         ])
         .run(context)
         .expect("error while running Courier");

@@ -14,6 +14,7 @@ export const Commands = Object.freeze({
   SEND_MESSAGE: "send_message",
   DRAFT_GET: "draft_get",
   DRAFT_SET: "draft_set",
+  REPORT_FIRST_PAINT: "report_first_paint",
 });
 
 /** Event names emitted by the Rust side. */
@@ -127,6 +128,9 @@ export const sendMessage = (body, clientMessageId) =>
 export const draftGet = async () => (await invoke(Commands.DRAFT_GET)) ?? "";
 
 export const draftSet = (text) => invoke(Commands.DRAFT_SET, { text });
+
+/** Tells the app the first message is painted (it keeps only the first call). */
+export const reportFirstPaint = () => invoke(Commands.REPORT_FIRST_PAINT);
 
 // ---- events -----------------------------------------------------------------
 

@@ -246,11 +246,16 @@ impl App {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        // The bus releases the single-instance name a moment after the
-        // process is gone; a launch before that is handed to the dead one.
-        while single_instance_name_taken() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_single_instance_released(deadline);
+    }
+}
+
+/// Waits (until `deadline` at most) for the app's single-instance D-Bus
+/// name to have no owner. The bus releases it a moment after the process
+/// is gone; a launch before that is handed to the dead one.
+pub fn wait_single_instance_released(deadline: Instant) {
+    while single_instance_name_taken() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -15,7 +15,7 @@ mod cli;
 mod display;
 mod flows;
 
-pub use app::{App, AppDirs, Launch};
+pub use app::{wait_single_instance_released, App, AppDirs, Launch};
 pub use build::{app_binary, cli_binary};
 pub use cli::{run_cli, CliRun};
 pub use display::ensure_display;
