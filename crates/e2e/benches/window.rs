@@ -32,7 +32,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use e2e::{App, AppDirs, Launch};
+use e2e::{workspace_root, App, AppDirs, Launch};
 use test_support::{demo, TestBackends};
 
 /// Runs of each app unless `BENCH_RUNS` says otherwise.
@@ -292,14 +292,6 @@ fn alive(pid: i32) -> bool {
             .and_then(|i| stat[i + 1..].split_whitespace().next())
             .is_some_and(|state| state != "Z")
     })
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/e2e sits two levels below the root")
-        .to_path_buf()
 }
 
 /// Median, min and max.

@@ -16,7 +16,7 @@ mod display;
 mod flows;
 
 pub use app::{wait_single_instance_released, App, AppDirs, Launch};
-pub use build::{app_binary, cli_binary};
+pub use build::{app_binary, cli_binary, workspace_root};
 pub use cli::{run_cli, CliRun};
 pub use display::ensure_display;
 pub use fantoccini::{Client, Locator};
