@@ -89,9 +89,9 @@ pub(crate) fn cancel_sign_in(app: AppHandle) {
 /// `draft_set` finds nobody to write for).
 #[tauri::command]
 pub(crate) async fn sign_out(courier: State<'_, Courier>) -> Result<(), CommandError> {
-    let owner = courier.draft_owner();
+    let owner = courier.account();
     let result = courier.core()?.session.sign_out().await;
-    if let Some(owner) = owner.filter(|o| courier.draft_owner().as_ref() != Some(o)) {
+    if let Some(owner) = owner.filter(|o| courier.account().as_ref() != Some(o)) {
         if let Err(error) = courier.drafts.remove(&owner) {
             tracing::warn!(%error, "could not remove the signed-out account's draft");
         }
@@ -144,7 +144,7 @@ pub(crate) async fn send_message(
 #[tauri::command]
 pub(crate) fn draft_get(courier: State<'_, Courier>) -> String {
     courier
-        .draft_owner()
+        .account()
         .map(|owner| courier.drafts.get(&owner))
         .unwrap_or_default()
 }
@@ -153,7 +153,7 @@ pub(crate) fn draft_get(courier: State<'_, Courier>) -> String {
 /// Signed out, there is nobody to keep it for: nothing is written.
 #[tauri::command]
 pub(crate) fn draft_set(courier: State<'_, Courier>, text: String) -> Result<(), CommandError> {
-    let Some(owner) = courier.draft_owner() else {
+    let Some(owner) = courier.account() else {
         return Ok(());
     };
     courier.drafts.set(&owner, &text).map_err(|e| {
@@ -185,7 +185,7 @@ mod tests {
             ("CLERK_OAUTH_CLIENT_ID", "courier-desktop"),
             ("CONVEX_URL", "https://happy-otter-123.convex.cloud"),
         ]);
-        let courier = Courier::new(Ok(settings), data.path().to_path_buf());
+        let courier = Courier::start(Ok(settings)).finish(data.path().to_path_buf());
         let json = serde_json::to_value(AppInfo::of(&courier)).unwrap();
         assert_eq!(json["name"], "Courier");
         assert_eq!(json["issuer"], "https://verb-noun-00.clerk.accounts.dev");
@@ -196,7 +196,7 @@ mod tests {
     fn app_info_without_settings_has_no_endpoints() {
         let data = tempfile::tempdir().unwrap();
         let settings = Settings::from_pairs(&[("CONVEX_URL", "http://evil.example.com")]);
-        let courier = Courier::new(Ok(settings), data.path().to_path_buf());
+        let courier = Courier::start(Ok(settings)).finish(data.path().to_path_buf());
         let json = serde_json::to_value(AppInfo::of(&courier)).unwrap();
         assert_eq!(json["config"]["ok"], false);
         assert!(json["issuer"].is_null(), "{json}");

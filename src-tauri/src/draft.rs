@@ -7,17 +7,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
-
+use crate::account::Account;
 use crate::fsutil;
-
-/// Whose draft: the issuer and the user id (`sub`), as Convex's
-/// `tokenIdentifier` pairs them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DraftOwner {
-    pub(crate) issuer: String,
-    pub(crate) user_id: String,
-}
 
 /// The drafts folder.
 #[derive(Debug, Clone)]
@@ -40,23 +31,17 @@ impl DraftStore {
         }
     }
 
-    fn path(&self, owner: &DraftOwner) -> PathBuf {
-        let digest = Sha256::new()
-            .chain_update(owner.issuer.trim_end_matches('/').as_bytes())
-            .chain_update(b"|")
-            .chain_update(owner.user_id.as_bytes())
-            .finalize();
-        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{name}.txt"))
+    fn path(&self, owner: &Account) -> PathBuf {
+        self.dir.join(format!("{}.txt", owner.file_stem()))
     }
 
     /// The owner's draft, or an empty string.
-    pub(crate) fn get(&self, owner: &DraftOwner) -> String {
+    pub(crate) fn get(&self, owner: &Account) -> String {
         std::fs::read_to_string(self.path(owner)).unwrap_or_default()
     }
 
     /// Keeps the owner's draft (written atomically; empty removes it).
-    pub(crate) fn set(&self, owner: &DraftOwner, text: &str) -> io::Result<()> {
+    pub(crate) fn set(&self, owner: &Account, text: &str) -> io::Result<()> {
         if text.is_empty() {
             return self.remove(owner);
         }
@@ -65,7 +50,7 @@ impl DraftStore {
     }
 
     /// Removes the owner's draft (at their sign-out); none is fine.
-    pub(crate) fn remove(&self, owner: &DraftOwner) -> io::Result<()> {
+    pub(crate) fn remove(&self, owner: &Account) -> io::Result<()> {
         match std::fs::remove_file(self.path(owner)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -77,8 +62,8 @@ impl DraftStore {
 mod tests {
     use super::*;
 
-    fn owner(issuer: &str, user_id: &str) -> DraftOwner {
-        DraftOwner {
+    fn owner(issuer: &str, user_id: &str) -> Account {
+        Account {
             issuer: issuer.into(),
             user_id: user_id.into(),
         }

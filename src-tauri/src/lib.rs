@@ -10,8 +10,11 @@
 //! * `signin`: the sign-in window or system browser for one flow.
 //! * `state`: the core built from the settings (or why it could not be).
 //! * `config`: where the settings come from.
+//! * `account`: whose per-account files (drafts, cached messages) are whose.
+//! * `message_cache`: the first page kept to paint at once on the next start.
 //! * `first_paint`: when the first message was painted (the window benchmark).
 
+mod account;
 mod commands;
 mod config;
 mod draft;
@@ -21,6 +24,7 @@ mod first_paint;
 mod fsutil;
 mod live;
 mod logging;
+mod message_cache;
 mod signin;
 mod state;
 
@@ -30,12 +34,19 @@ use tauri::{Manager, WindowEvent};
 pub fn run() {
     start_clock::mark();
     let mut context = tauri::generate_context!();
+    if let Some(dir) = log_dir(context.config()) {
+        logging::init(&dir);
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Courier starting");
     let settings = config::Settings::load(config_dir(context.config()).as_deref());
     // Avatars may come from the configured issuer's origin (dev-clerk serves
     // them); the CSP names it rather than allowing every http origin.
     if let Some(origin) = settings.as_ref().ok().and_then(issuer_origin) {
         allow_images_from(context.config_mut(), &origin);
     }
+    // The keychain, the backend's socket and the session's restore start
+    // now, beside the window's creation (`setup` only collects them).
+    let starting = state::Courier::start(settings);
 
     tauri::Builder::default()
         // First, so a second launch only focuses the running window.
@@ -52,20 +63,11 @@ pub fn run() {
         )
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
-            let paths = app.path();
-            if let Ok(dir) = paths.app_log_dir() {
-                logging::init(&dir);
-            }
-            let data_dir = paths.app_data_dir()?;
-            tracing::info!(version = env!("CARGO_PKG_VERSION"), "Courier starting");
-            app.manage(state::Courier::new(settings, data_dir));
-            app.manage(live::Live::default());
+            let data_dir = app.path().app_data_dir()?;
+            app.manage(live::Live::new(&data_dir));
+            app.manage(starting.finish(data_dir));
             events::forward_state_changes(app.handle());
             live::follow(app.handle());
-            if let Ok(core) = app.state::<state::Courier>().core() {
-                let session = core.session.clone();
-                tauri::async_runtime::spawn(async move { session.restore().await });
-            }
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -95,6 +97,16 @@ pub fn run() {
 /// The installed app's config folder (`<config dir>/<identifier>`).
 fn config_dir(config: &tauri::Config) -> Option<std::path::PathBuf> {
     dirs::config_dir().map(|dir| dir.join(&config.identifier))
+}
+
+/// Tauri's `app_log_dir`, known before the app is built, so that the core's
+/// thread logs from the start.
+fn log_dir(config: &tauri::Config) -> Option<std::path::PathBuf> {
+    #[cfg(target_os = "macos")]
+    let dir = dirs::home_dir().map(|home| home.join("Library/Logs").join(&config.identifier));
+    #[cfg(not(target_os = "macos"))]
+    let dir = dirs::data_local_dir().map(|data| data.join(&config.identifier).join("logs"));
+    dir
 }
 
 fn issuer_origin(settings: &config::Settings) -> Option<String> {

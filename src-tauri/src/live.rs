@@ -3,14 +3,21 @@
 //! result goes to the UI as one event, `messages://updated`. The socket's
 //! state goes as `messages://connection`. The UI asks `messages_snapshot`
 //! and `connection_state` after subscribing, so nothing is missed at start.
+//!
+//! Until the first live result arrives, the account's cached first page
+//! (`message_cache`) is shown, marked `cached`, so a start with a stored
+//! session paints messages without waiting for the backend.
 
 use std::sync::{Arc, Mutex};
 
 use clerk_auth::AuthState;
-use courier_messages::{Connection, LiveMessages, Snapshot};
+use courier_messages::{Connection, LiveMessages, Message, Snapshot};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::watch;
 
+use crate::account::Account;
+use crate::message_cache::MessageCache;
 use crate::state::Courier;
 
 /// Messages per page in the window: a screenful and more, so "Load more"
@@ -24,21 +31,24 @@ pub(crate) const CONNECTION_CHANGED: &str = "messages://connection";
 
 /// What `messages://updated` carries: a version (increasing for the life of
 /// the app, so the UI keeps the newest whichever way it arrived: an event or
-/// the answer to `messages_snapshot`), whose messages, and the snapshot.
+/// the answer to `messages_snapshot`), whose messages, whether they are the
+/// cached ones shown until the backend answers, and the snapshot.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessagesEvent {
     version: u64,
     user_id: Option<String>,
+    cached: bool,
     #[serde(flatten)]
     snapshot: Snapshot,
 }
 
-/// The live pages of the signed-in account, if any, and the last event.
-#[derive(Default)]
+/// The live pages of the signed-in account, if any, the last event, and
+/// the cache of first pages.
 pub(crate) struct Live {
     current: Mutex<Option<Following>>,
     last: Arc<Mutex<MessagesEvent>>,
+    cache: MessageCache,
 }
 
 struct Following {
@@ -54,6 +64,15 @@ impl Drop for Following {
 }
 
 impl Live {
+    /// Nobody followed yet; first pages cached under `data_dir`.
+    pub(crate) fn new(data_dir: &std::path::Path) -> Self {
+        Live {
+            current: Mutex::default(),
+            last: Arc::default(),
+            cache: MessageCache::new(data_dir, PAGE_SIZE as usize),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Following>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -81,12 +100,14 @@ fn publish(
     last: &Mutex<MessagesEvent>,
     user_id: Option<String>,
     snapshot: Snapshot,
+    cached: bool,
 ) {
     let event = {
         let mut last = lock(last);
         *last = MessagesEvent {
             version: last.version + 1,
             user_id,
+            cached,
             snapshot,
         };
         last.clone()
@@ -147,30 +168,111 @@ fn apply(app: &AppHandle, state: &AuthState) {
             }
             // Another account's pages go first: never shown to this one.
             *current = None;
+            let account = Account {
+                issuer: core.session.config().issuer_str(),
+                user_id: user.id.clone(),
+            };
+            if let Err(error) = live.cache.keep_only(Some(&account)) {
+                tracing::warn!(%error, "could not remove other accounts' cached messages");
+            }
+            let cached = live.cache.load(&account);
+            tracing::debug!(
+                cached = cached.is_some(),
+                "following the account's messages"
+            );
+            if let Some(snapshot) = &cached {
+                publish(
+                    app,
+                    &live.last,
+                    Some(user.id.clone()),
+                    snapshot.clone(),
+                    true,
+                );
+            }
             let pages = LiveMessages::start(&core.messages, PAGE_SIZE);
-            let mut snapshots = pages.snapshots();
-            let handle = app.clone();
-            let last = live.last.clone();
-            let user_id = user.id.clone();
-            let forward = tauri::async_runtime::spawn(async move {
-                loop {
-                    let snapshot = snapshots.borrow_and_update().clone();
-                    publish(&handle, &last, Some(user_id.clone()), snapshot);
-                    if snapshots.changed().await.is_err() {
-                        return;
-                    }
-                }
-            });
+            let forward = tauri::async_runtime::spawn(forward(
+                app.clone(),
+                account,
+                pages.snapshots(),
+                cached.map(|s| s.messages),
+            ));
             *current = Some(Following {
                 user_id: user.id.clone(),
                 pages,
                 forward,
             });
         }
-        AuthState::SignedOut { .. } if current.take().is_some() => {
-            publish(app, &live.last, None, Snapshot::default());
+        AuthState::SignedOut { .. } => {
+            // Here or in another process: nobody's messages stay on disk.
+            if let Err(error) = live.cache.keep_only(None) {
+                tracing::warn!(%error, "could not remove the cached messages");
+            }
+            if current.take().is_some() {
+                publish(app, &live.last, None, Snapshot::default(), false);
+            }
         }
         // Signing in or loading: what is shown stays until the outcome.
         _ => {}
+    }
+}
+
+/// Sends each live snapshot of `account`'s pages to the UI, and keeps its
+/// first page in the cache. While the cached page is shown, snapshots still
+/// waiting for their first result are not sent: they would blank it.
+async fn forward(
+    app: AppHandle,
+    account: Account,
+    mut snapshots: watch::Receiver<Snapshot>,
+    mut kept: Option<Vec<Message>>,
+) {
+    let mut showing_cached = kept.is_some();
+    loop {
+        let snapshot = snapshots.borrow_and_update().clone();
+        if snapshot.loaded || !showing_cached {
+            if showing_cached {
+                tracing::debug!("the live result replaces the cached messages");
+            }
+            showing_cached = false;
+            if snapshot.loaded && snapshot.error.is_none() {
+                keep_first_page(&app, &account, &snapshot, &mut kept);
+            }
+            let live = app.state::<Live>();
+            publish(
+                &app,
+                &live.last,
+                Some(account.user_id.clone()),
+                snapshot,
+                false,
+            );
+        }
+        if snapshots.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes the first page when it changed, and only while `account` is still
+/// the one followed (under the lock a sign-out takes to clear the cache, so
+/// a late write cannot outlive it).
+fn keep_first_page(
+    app: &AppHandle,
+    account: &Account,
+    snapshot: &Snapshot,
+    kept: &mut Option<Vec<Message>>,
+) {
+    let first_page = &snapshot.messages[..snapshot.messages.len().min(PAGE_SIZE as usize)];
+    if kept.as_deref() == Some(first_page) {
+        return;
+    }
+    let live = app.state::<Live>();
+    let current = live.lock();
+    if current
+        .as_ref()
+        .is_some_and(|f| f.user_id == account.user_id)
+    {
+        match live.cache.store(account, snapshot) {
+            Ok(()) => *kept = Some(first_page.to_vec()),
+            Err(error) => tracing::warn!(%error, "could not cache the messages shown"),
+        }
     }
 }

@@ -8,8 +8,9 @@ use clerk_auth::{AuthState, ClerkConfig, KeyringStore, SessionManager, SignInMod
 use courier_messages::MessagesClient;
 use serde::Serialize;
 
+use crate::account::Account;
 use crate::config::Settings;
-use crate::draft::{DraftOwner, DraftStore};
+use crate::draft::DraftStore;
 use crate::error::CommandError;
 
 /// Why Courier cannot start its core, and what to do about it.
@@ -57,38 +58,49 @@ pub(crate) struct Courier {
     pub(crate) drafts: DraftStore,
 }
 
+/// Courier's core being built on a thread of its own, so that the keychain's
+/// D-Bus connection, the backend's socket and the session's restore run
+/// while Tauri creates the window rather than before it.
+pub(crate) struct Starting {
+    endpoints: Endpoints,
+    core: std::thread::JoinHandle<Result<Core, ConfigProblem>>,
+}
+
+impl Starting {
+    /// Waits for the core (long done by the time the window exists).
+    pub(crate) fn finish(self, data_dir: PathBuf) -> Courier {
+        let core = self.core.join().unwrap_or_else(|_| {
+            Err(ConfigProblem {
+                message: "Courier could not start its session.".into(),
+                hint: "Restart Courier. If this keeps happening, check the app's log.".into(),
+            })
+        });
+        if let Err(problem) = &core {
+            tracing::warn!(problem = %problem.message, "Courier is not configured");
+        }
+        Courier {
+            core,
+            endpoints: self.endpoints,
+            drafts: DraftStore::new(&data_dir),
+        }
+    }
+}
+
 impl Courier {
-    /// Builds the core from the settings; a problem is kept to be shown.
-    pub(crate) fn new(settings: Result<Settings, String>, data_dir: PathBuf) -> Self {
-        let config_file = settings
-            .as_ref()
-            .ok()
-            .and_then(|s| s.config_file.clone())
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "the app's config folder".into());
-        let settings_hint = format!(
-            "Set CLERK_FRONTEND_API_URL (or CLERK_PUBLISHABLE_KEY), CLERK_OAUTH_CLIENT_ID and \
-             CONVEX_URL in the environment or in {config_file}; then restart Courier."
-        );
-        let problem = |message| ConfigProblem {
-            message,
-            hint: settings_hint.clone(),
-        };
+    /// Starts building the core from the settings and restoring the stored
+    /// session; a problem is kept to be shown.
+    pub(crate) fn start(settings: Result<Settings, String>) -> Starting {
         let endpoints = settings
             .as_ref()
             .map(Endpoints::from_settings)
             .unwrap_or_default();
-        let core = settings
-            .map_err(problem)
-            .and_then(|settings| Core::new(&settings, problem));
-        if let Err(problem) = &core {
-            tracing::warn!(problem = %problem.message, "Courier is not configured");
-        }
-        Self {
-            core,
-            endpoints,
-            drafts: DraftStore::new(&data_dir),
-        }
+        let core = std::thread::spawn(move || {
+            let core = Core::from_settings(settings)?;
+            let session = core.session.clone();
+            tauri::async_runtime::spawn(async move { session.restore().await });
+            Ok(core)
+        });
+        Starting { endpoints, core }
     }
 
     /// The core, or the configuration error the UI explains.
@@ -103,11 +115,11 @@ impl Courier {
         self.core.as_ref().err()
     }
 
-    /// Whose draft the composer shows: the signed-in account, if any.
-    pub(crate) fn draft_owner(&self) -> Option<DraftOwner> {
+    /// The signed-in account, if any: whose draft the composer shows.
+    pub(crate) fn account(&self) -> Option<Account> {
         let core = self.core.as_ref().ok()?;
         match core.session.state() {
-            AuthState::SignedIn { user, .. } => Some(DraftOwner {
+            AuthState::SignedIn { user, .. } => Some(Account {
                 issuer: core.session.config().issuer_str(),
                 user_id: user.id,
             }),
@@ -117,6 +129,27 @@ impl Courier {
 }
 
 impl Core {
+    /// The core, or what is wrong with the settings and what to do.
+    fn from_settings(settings: Result<Settings, String>) -> Result<Self, ConfigProblem> {
+        let config_file = settings
+            .as_ref()
+            .ok()
+            .and_then(|s| s.config_file.clone())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the app's config folder".into());
+        let settings_hint = format!(
+            "Set CLERK_FRONTEND_API_URL (or CLERK_PUBLISHABLE_KEY), CLERK_OAUTH_CLIENT_ID and \
+             CONVEX_URL in the environment or in {config_file}; then restart Courier."
+        );
+        let problem = |message| ConfigProblem {
+            message,
+            hint: settings_hint.clone(),
+        };
+        settings
+            .map_err(problem)
+            .and_then(|settings| Core::new(&settings, problem))
+    }
+
     fn new(
         settings: &Settings,
         problem: impl Fn(String) -> ConfigProblem,

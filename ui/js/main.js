@@ -6,6 +6,12 @@ import * as ipc from "./ipc.js";
 import * as view from "./view.js";
 
 const DRAFT_DEBOUNCE_MS = 300;
+// Cached messages shown this long without a connection are marked stale;
+// sooner, the live result usually replaces them without a flash.
+const CACHED_QUIET_MS = 1000;
+// The restoring spinner waits this long: most restores are done sooner, and
+// an animation on the first screen slows its first paint (app.css).
+const LOADING_SPINNER_DELAY_MS = 400;
 const LIMIT = view.COMPOSER_LIMIT;
 
 const $ = (id) => document.getElementById(id);
@@ -32,6 +38,9 @@ const state = {
   everConnected: false,
   // The version of the last snapshot shown (versions only grow).
   snapshotVersion: 0,
+  // The messages shown are the cache from the last run, since when.
+  cached: false,
+  cachedSince: 0,
 };
 
 // ---- helpers ------------------------------------------------------------------
@@ -117,7 +126,8 @@ function renderMessages() {
   view.renderMessages(items, {
     loading: isSignedIn() && !state.loaded,
     loaded: state.loaded,
-    isDone: state.isDone,
+    // No "Load more" under cached messages: pages come from the live list.
+    isDone: state.isDone || state.cached,
     loadingMore: state.loadingMore,
     error: state.listError,
     errorTone: state.listErrorTone,
@@ -155,6 +165,12 @@ function applySnapshot(snap) {
   state.isDone = !!snap.isDone;
   state.loaded = !!snap.loaded;
   state.loadingMore = !!snap.loadingMore;
+  if (snap.cached && !state.cached) {
+    state.cachedSince = Date.now();
+    setTimeout(renderConnection, CACHED_QUIET_MS);
+  }
+  state.cached = !!snap.cached;
+  renderConnection();
   if (snap.error) {
     state.listError = `Couldn't load your messages. ${snap.error}`;
     state.listErrorTone = "error";
@@ -175,7 +191,7 @@ async function syncMessages() {
 }
 
 function loadMore() {
-  if (!isSignedIn() || state.isDone || state.loadingMore || !state.loaded) return;
+  if (!isSignedIn() || state.isDone || state.loadingMore || !state.loaded || state.cached) return;
   state.loadingMore = true;
   renderMessages();
   ipc.messagesLoadMore().catch((err) => {
@@ -200,10 +216,12 @@ function applyConnection(s) {
   renderConnection();
 }
 
-// A quiet "Reconnecting..." while a socket that was up is down: what is
-// shown may be stale until it is back.
+// A quiet "Reconnecting..." while a socket that was up is down, or while
+// the cached messages wait for a first connection: what is shown may be
+// stale until it is back.
 function renderConnection() {
-  view.renderReconnecting(isSignedIn() && state.everConnected && !state.connected);
+  const staleCache = state.cached && Date.now() - state.cachedSince >= CACHED_QUIET_MS;
+  view.renderReconnecting(isSignedIn() && !state.connected && (state.everConnected || staleCache));
 }
 
 function dedupe(list) {
@@ -218,6 +236,7 @@ function resetSession() {
   state.isDone = false;
   state.loaded = false;
   state.loadingMore = false;
+  state.cached = false;
   state.listError = null;
   state.locals = [];
   state.offlineFromState = false;
@@ -325,6 +344,12 @@ async function restoreDraft() {
 
 // ---- auth ---------------------------------------------------------------------
 
+function showLoadingSpinnerSoon() {
+  setTimeout(() => {
+    if (state.auth.status === "loading") $("loading-spinner").hidden = false;
+  }, LOADING_SPINNER_DELAY_MS);
+}
+
 let authEvents = 0; // counts events, so a slower auth_state answer cannot win
 
 async function syncAuthState() {
@@ -351,6 +376,7 @@ function applyAuth(s) {
   switch (s.status) {
     case "loading":
       view.showScreen("loading");
+      showLoadingSpinnerSoon();
       break;
     case "signedOut":
       if (wasSignedIn || state.userId) resetSession();
@@ -483,12 +509,25 @@ function wireDom() {
 }
 
 async function start() {
+  showLoadingSpinnerSoon();
   wireDom();
   view.renderComposer(composerState());
 
+  // Asked all at once: each answer is a round trip, and the subscriptions
+  // are in place before the state they follow is read.
+  const infoAsked = ipc.appInfo();
+  const subscribed = Promise.all([
+    ipc.onAuthStateChanged((s) => {
+      authEvents += 1;
+      applyAuth(s);
+    }),
+    ipc.onMessagesUpdated(applySnapshot),
+    ipc.onConnectionChanged(applyConnection),
+  ]);
+  subscribed.catch(() => {}); // reported below, unless appInfo fails first
   let info;
   try {
-    info = await ipc.appInfo();
+    info = await infoAsked;
   } catch (err) {
     const hint = err.kind === ipc.ErrorKinds.UNAVAILABLE
       ? "Open Courier from its app icon (or with the run command in the README) rather than in a web browser."
@@ -506,12 +545,7 @@ async function start() {
   }
 
   try {
-    await ipc.onAuthStateChanged((s) => {
-      authEvents += 1;
-      applyAuth(s);
-    });
-    await ipc.onMessagesUpdated(applySnapshot);
-    await ipc.onConnectionChanged(applyConnection);
+    await subscribed;
   } catch (err) {
     view.renderConfig(err.message || "Courier couldn't subscribe to its session.", "Restart Courier.");
     view.showScreen("config");
@@ -519,13 +553,23 @@ async function start() {
   }
 
   startClock();
+  // The session, its messages and the socket's state together, applied in
+  // one go: the first signed-in frame already shows the messages.
   // The draft is restored once the session says whose it is (applyAuth).
-  await syncAuthState();
-  try {
-    applyConnection(await ipc.connectionState());
-  } catch (err) {
-    console.error("courier: connection_state failed:", err);
+  const seen = authEvents;
+  const [auth, snapshot, connection] = await Promise.allSettled([
+    ipc.authState(),
+    ipc.messagesSnapshot(),
+    ipc.connectionState(),
+  ]);
+  if (auth.status === "fulfilled") {
+    if (seen === authEvents) applyAuth(auth.value);
+  } else {
+    console.error("courier: auth_state failed:", auth.reason);
   }
+  if (snapshot.status === "fulfilled") applySnapshot(snapshot.value);
+  if (connection.status === "fulfilled") applyConnection(connection.value);
+  else console.error("courier: connection_state failed:", connection.reason);
 }
 
 start();

@@ -300,12 +300,15 @@ export function renderMessages(items, opts) {
   const list = $("messages");
   const now = Date.now();
   const keep = new Set();
+  // The first messages shown just appear; later ones slide in (app.css).
+  const arriving = rendered.size > 0;
 
   items.forEach((item, index) => {
     keep.add(item.key);
     let entry = rendered.get(item.key);
     if (!entry) {
       entry = { el: buildMessage() };
+      if (arriving) entry.el.classList.add("message--arrived");
       rendered.set(item.key, entry);
     }
     updateMessage(entry.el, item, now);

@@ -174,7 +174,11 @@ impl Target {
         let mut command = Command::new(&self.binary);
         command
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", "info")
+            // BENCH_APP_LOG (a RUST_LOG filter) to see where start-up goes.
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_APP_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -30,7 +30,15 @@ impl AppDirs {
     pub fn path(&self) -> &Path {
         self.root.path()
     }
+
+    /// The app's own data folder (drafts, cached messages, logs).
+    pub fn app_data(&self) -> PathBuf {
+        self.path().join("data").join(APP_IDENTIFIER)
+    }
 }
+
+/// `identifier` in tauri.conf.json: the name of the app's folders.
+const APP_IDENTIFIER: &str = "dev.courier.desktop";
 
 impl Default for AppDirs {
     fn default() -> Self {

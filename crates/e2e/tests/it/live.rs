@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use e2e::{run_cli, AppDirs};
 
-use crate::util::{backends, cli_env, demo, signed_in_as_ada};
+use crate::util::{backends, cached_message_files, cli_env, demo, launch, signed_in_as_ada};
 
 fn ada(backends: &test_support::TestBackends) -> String {
     format!("{}|{}", backends.issuer_url(), demo::ADA_ID)
@@ -157,5 +157,54 @@ async fn convex_local_restarted_the_app_reconnects_and_shows_what_was_sent_meanw
     app.text_contains("#user-name", "Ada Lovelace").await;
     assert!(app.is_visible("#screen-signed-in").await, "no sign-out");
     assert_eq!(backends.clerk().grants().reused_refresh_tokens, 0);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, tauri-driver, the app build and Secret Service (run by scripts/test)"]
+async fn with_convex_stopped_a_restart_shows_the_last_messages_until_it_is_back() {
+    let mut backends = backends().await;
+    let author = ada(&backends);
+    let dirs = AppDirs::new();
+    let app = signed_in_as_ada("cached-start", &backends, Some(&dirs)).await;
+    app.send("kept for the next start").await;
+    app.message_shown("kept for the next start").await;
+    app.quit().await;
+    assert_eq!(
+        cached_message_files(&dirs),
+        1,
+        "one account, one cache file"
+    );
+
+    backends.stop_convex().await;
+    let mut app = launch("cached-start", &backends, Some(&dirs)).await;
+    app.text_contains("#user-name", "Ada Lovelace").await;
+    newest_is(&app, "kept for the next start", Duration::from_secs(10)).await;
+    // Marked as possibly stale (after a quiet second), and no "Load more"
+    // from a cache.
+    app.visible("#reconnecting").await;
+    app.text_contains("#reconnecting", "Reconnecting").await;
+    assert!(
+        !app.is_visible("#load-more").await,
+        "load more under cached messages"
+    );
+    app.screenshot("cached-while-convex-down").await;
+
+    backends.start_convex().await.unwrap();
+    backends
+        .convex()
+        .insert_message(&author, "Ada Lovelace", "live again")
+        .unwrap();
+    newest_is(&app, "live again", Duration::from_secs(20)).await;
+    app.hidden("#reconnecting", Duration::from_secs(20)).await;
+
+    // Signing out leaves none of her messages on disk.
+    app.visible("#sign-out").await.click().await.unwrap();
+    app.visible("#screen-signed-out").await;
+    assert_eq!(
+        cached_message_files(&dirs),
+        0,
+        "messages left after sign-out"
+    );
     app.quit().await;
 }

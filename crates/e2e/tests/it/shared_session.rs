@@ -2,7 +2,9 @@ use std::time::{Duration, Instant};
 
 use e2e::{run_cli, AppDirs};
 
-use crate::util::{backends, backends_with_ttl, cli_env, demo, launch, signed_in_as_ada};
+use crate::util::{
+    backends, backends_with_ttl, cached_message_files, cli_env, demo, launch, signed_in_as_ada,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver, the app build and Secret Service (run by scripts/test)"]
@@ -72,6 +74,11 @@ async fn courier_cli_logout_signs_the_open_app_out_with_a_notice() {
     );
     app.text_contains("#sign-out-reason", "signed out elsewhere")
         .await;
+    assert_eq!(
+        cached_message_files(&dirs),
+        0,
+        "the app kept Ada's messages on disk after she signed out elsewhere"
+    );
     app.screenshot("signed-out-elsewhere").await;
     assert_eq!(backends.clerk().active_grants(), 0, "the CLI revoked it");
     app.quit().await;

@@ -26,6 +26,13 @@ pub(crate) async fn launch(name: &str, backends: &TestBackends, dirs: Option<&Ap
     App::launch(Launch { env, dirs, name }).await
 }
 
+/// The files of the app's message cache (in its data folder).
+pub(crate) fn cached_message_files(dirs: &AppDirs) -> usize {
+    std::fs::read_dir(dirs.app_data().join("messages"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
 /// The app's configuration, for `courier-cli` beside it.
 pub(crate) fn cli_env(backends: &TestBackends) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = backends.env().into_iter().collect();
