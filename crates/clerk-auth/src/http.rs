@@ -32,8 +32,20 @@ pub(crate) async fn read_capped(
     Ok(body)
 }
 
+/// Makes AWS-LC, which already verifies the ID tokens, the process's TLS
+/// crypto provider too, unless the program chose one before: one crypto
+/// stack in the app rather than AWS-LC and *ring* side by side, and no TLS
+/// user in the process panics on finding two providers compiled in (as in
+/// a workspace build with tests that want *ring*).
+pub fn install_crypto_provider() {
+    // An error only says a provider is installed already; that one stays.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// Builds the client. `loopback`: the issuer is on this machine, so no proxy.
 pub(crate) fn build_client(loopback: bool) -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a provider of its own: it takes the default.
+    install_crypto_provider();
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))

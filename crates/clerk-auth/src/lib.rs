@@ -20,6 +20,7 @@
 //! * [`SessionStore`], [`KeyringStore`], [`MemoryStore`] (`store`), with the
 //!   ID token cache entry read back by `cached_token`.
 //! * [`AuthError`] (`error`), with [`AuthError::user_message`].
+//! * [`install_crypto_provider`] (`http`): one TLS crypto stack, AWS-LC.
 
 mod cached_token;
 mod callback;
@@ -40,6 +41,7 @@ pub use config::{
     issuer_from_publishable_key, parse_issuer, ClerkConfig, ConfigError, SignInMode, DEFAULT_LEEWAY,
 };
 pub use error::AuthError;
+pub use http::install_crypto_provider;
 pub use id_token::{
     IdTokenClaims, IdTokenError, IdTokenValidator, NonceCheck, SUPPORTED_ALGORITHMS,
 };

@@ -76,6 +76,8 @@ impl MessagesClient {
     /// [`connection`](Self::connection)). Must run inside a Tokio runtime.
     pub async fn connect(url: &Url, session: SessionManager) -> Result<Self, MessagesError> {
         deployment::check(url)?;
+        // A wss:// socket takes rustls's process default: the one stack.
+        clerk_auth::install_crypto_provider();
         let (states_tx, mut states) = mpsc::channel(16);
         let mut client = ConvexClientBuilder::new(url.as_str())
             .with_client_id(CLIENT_ID)
