@@ -18,6 +18,11 @@ pub(crate) const DB_FILE: &str = "convex-local.sqlite3";
 /// a connection costs far more than the query itself.
 const MAX_IDLE_READERS: usize = 64;
 
+/// The first page of an author's messages, newest first.
+const PAGE_SQL: &str = "SELECT id, creation_time, author, author_name, body, client_message_id
+     FROM messages WHERE author = ?1
+     ORDER BY creation_time DESC, id DESC LIMIT ?2";
+
 /// One row of `messages`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Message {
@@ -68,6 +73,14 @@ fn open(path: &Path) -> Result<Connection, Error> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The bundled SQLite has STAT4: without the query planner stability
+    // guarantee, binding `author` (compared with the partial index's column
+    // set) marks cached statements expired, so every read re-parsed and
+    // re-planned its SQL. The plan never depends on the bound values here.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -196,11 +209,7 @@ impl Store {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = match after {
                 None => {
-                    let mut st = c.prepare_cached(
-                        "SELECT id, creation_time, author, author_name, body, client_message_id
-                         FROM messages WHERE author = ?1
-                         ORDER BY creation_time DESC, id DESC LIMIT ?2",
-                    )?;
+                    let mut st = c.prepare_cached(PAGE_SQL)?;
                     let rows = st.query_map(params![author, limit], row_to_message)?;
                     rows.collect::<Result<Vec<_>, _>>()?
                 }
@@ -408,5 +417,22 @@ mod tests {
             .unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].body, "one");
+    }
+
+    #[test]
+    fn cached_reads_are_not_reprepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.send("a", "A", "one", Some("c1")).unwrap();
+        for author in ["a", "b", "a", "c"] {
+            store.page(author, None, 10).unwrap();
+        }
+        let reprepared = store
+            .read(|c| {
+                let st = c.prepare_cached(PAGE_SQL)?;
+                Ok(st.get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .unwrap();
+        assert_eq!(reprepared, 0);
     }
 }
