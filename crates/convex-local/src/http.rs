@@ -132,7 +132,6 @@ async fn call(
         function,
         args,
         path,
-        request_id,
     } = match decode_call(kind, run_path, &bytes) {
         Ok(d) => d,
         Err(e) => return e.into_response(),
@@ -156,20 +155,56 @@ async fn call(
         .map_err(|e| e.to_string())
     };
     match result {
-        Ok(Ok(value)) => (
-            StatusCode::OK,
-            Json(json!({"status": "success", "value": value, "logLines": []})),
-        )
-            .into_response(),
+        Ok(Ok(reply)) => success(&reply),
         Ok(Err(e)) => {
+            let request_id = new_request_id();
             let (message, data) = client_error(&request_id, &path, e);
             udf_error(&request_id, message, data)
         }
         Err(e) => {
+            let request_id = new_request_id();
             tracing::error!(request_id, "function {path} panicked: {e}");
             udf_error(&request_id, "Internal server error".into(), None)
         }
     }
+}
+
+/// A function's value, `{"status": "success", "value": ..., "logLines": []}`,
+/// serialized straight from the reply.
+fn success(reply: &functions::Reply) -> Response {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Success<'a> {
+        status: &'static str,
+        value: &'a functions::Reply,
+        log_lines: [(); 0],
+    }
+    let body = Success {
+        status: "success",
+        value: reply,
+        log_lines: [],
+    };
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, &body) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            let request_id = new_request_id();
+            tracing::error!(request_id, "encoding a result failed: {e}");
+            udf_error(&request_id, "Internal server error".into(), None)
+        }
+    }
+}
+
+/// The request id Convex shows in a failed function's message. Made only
+/// for failures: a successful call never shows one (and it costs a read of
+/// the OS random source).
+pub(crate) fn new_request_id() -> String {
+    crate::store::new_id()[..16].to_owned()
 }
 
 /// A function's failure as clients see it, without the request-id prefix:
@@ -223,7 +258,6 @@ pub(crate) struct Decoded {
     pub(crate) function: Function,
     pub(crate) args: Value,
     pub(crate) path: String,
-    pub(crate) request_id: String,
 }
 
 /// Why a call's body was refused, each with the code Convex answers.
@@ -320,9 +354,8 @@ pub(crate) fn resolve_call(
     path: String,
     args: Value,
 ) -> Result<Decoded, CallError> {
-    let request_id = crate::store::new_id()[..16].to_owned();
     let fail = |message: String| CallError::Function {
-        request_id: request_id.clone(),
+        request_id: new_request_id(),
         message,
     };
     let (module, name) = path.split_once(':').unwrap_or((path.as_str(), "default"));
@@ -347,7 +380,6 @@ pub(crate) fn resolve_call(
         function,
         args,
         path,
-        request_id,
     })
 }
 

@@ -258,7 +258,10 @@ proptest! {
         prop_assert_ne!(function, Function::MessagesSend);
         let identity = signed_in.then(|| json!({"tokenIdentifier": AUTHOR, "name": "Ada"}));
         match functions::run(store(), function, identity.as_ref(), &args) {
-            Ok(value) => {
+            Ok(reply) => {
+                let text = serde_json::to_string(&reply).unwrap();
+                let value = reply.into_value();
+                prop_assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value.clone());
                 if function == Function::MessagesList {
                     prop_assert!(value["page"].is_array() && value["isDone"].is_boolean(), "{}", value);
                     prop_assert!(value["continueCursor"].is_string(), "{}", value);

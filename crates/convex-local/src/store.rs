@@ -34,6 +34,25 @@ pub(crate) struct Message {
     pub(crate) client_message_id: Option<String>,
 }
 
+/// The document as Convex returns it, written straight from the row: the
+/// same fields, in the same order, as [`Message::to_doc`].
+impl serde::Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let len = 5 + usize::from(self.client_message_id.is_some());
+        let mut map = s.serialize_map(Some(len))?;
+        map.serialize_entry("_id", &self.id)?;
+        map.serialize_entry("_creationTime", &self.creation_time)?;
+        map.serialize_entry("author", &self.author)?;
+        map.serialize_entry("authorName", &self.author_name)?;
+        map.serialize_entry("body", &self.body)?;
+        if let Some(c) = &self.client_message_id {
+            map.serialize_entry("clientMessageId", c)?;
+        }
+        map.end()
+    }
+}
+
 impl Message {
     /// The document as Convex returns it.
     pub(crate) fn to_doc(&self) -> Value {
@@ -417,6 +436,23 @@ mod tests {
             .unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].body, "one");
+    }
+
+    #[test]
+    fn serialized_messages_match_their_documents() {
+        let mut m = Message {
+            id: "k1".into(),
+            creation_time: 1_795_417_060_925.970_2,
+            author: "https://i|u".into(),
+            author_name: "Ada \"L\" \u{1F600}".into(),
+            body: "line\nbreak \u{0} </script>".into(),
+            client_message_id: None,
+        };
+        for cmid in [None, Some("c-1".to_owned())] {
+            m.client_message_id = cmid;
+            assert_eq!(serde_json::to_value(&m).unwrap(), m.to_doc());
+            assert_eq!(serde_json::to_string(&m).unwrap(), m.to_doc().to_string());
+        }
     }
 
     #[test]

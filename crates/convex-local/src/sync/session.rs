@@ -323,7 +323,7 @@ impl Session {
         let identity = self.auth.identity.clone();
         let (function, args, path) = (decoded.function, decoded.args, decoded.path);
         let result = tokio::task::spawn_blocking(move || {
-            functions::run(&store, function, identity.as_ref(), &args)
+            functions::run(&store, function, identity.as_ref(), &args).map(|r| r.into_value())
         })
         .await;
         match result {

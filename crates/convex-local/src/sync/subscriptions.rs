@@ -222,7 +222,7 @@ async fn run_query(
 ) -> Outcome {
     let run = tokio::task::spawn_blocking(move || {
         match functions::run(&store, f, identity.as_ref(), &args) {
-            Ok(v) => Outcome::Value(v),
+            Ok(v) => Outcome::Value(v.into_value()),
             Err(e) => {
                 let (message, data) = client_error("sync", f.canonical_path(), e);
                 Outcome::Failed { message, data }
