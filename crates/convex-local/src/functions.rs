@@ -159,6 +159,17 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// A page's `continueCursor`.
+    pub(crate) fn continue_cursor(&self) -> Option<&str> {
+        match self {
+            Reply::Page(p) => Some(&p.continue_cursor),
+            Reply::Value(v) => v.get("continueCursor").and_then(Value::as_str),
+            Reply::Docs(_) => None,
+        }
+    }
+}
+
 impl From<Value> for Reply {
     fn from(v: Value) -> Self {
         Reply::Value(v)

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;
 
-use super::subscriptions::{QuerySet, Rerun};
+use super::subscriptions::{transition_text, QuerySet, Rerun};
 use super::{QueryCache, SyncError};
 use crate::auth::Verifier;
 use crate::commits::Commit;
@@ -392,18 +392,8 @@ impl Session {
         if end == self.version && modifications.is_empty() && !mutation_done {
             return Ok(());
         }
-        let start = self.version;
-        self.send(
-            socket,
-            ServerMessage::Transition {
-                start_version: start,
-                end_version: end,
-                modifications,
-                client_clock_skew: None,
-                server_ts: Some(end.ts),
-            },
-        )
-        .await?;
+        let text = transition_text(self.version, end, Some(end.ts), modifications);
+        self.send_text(socket, text).await?;
         self.version = end;
         Ok(())
     }
@@ -413,7 +403,11 @@ impl Session {
         socket: &mut WebSocket,
         message: ServerMessage<Value>,
     ) -> Result<(), SyncError> {
-        let text = Value::from(message).to_string();
+        self.send_text(socket, Value::from(message).to_string())
+            .await
+    }
+
+    async fn send_text(&mut self, socket: &mut WebSocket, text: String) -> Result<(), SyncError> {
         socket
             .send(Message::Text(text.into()))
             .await
