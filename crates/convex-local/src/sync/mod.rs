@@ -29,8 +29,9 @@ use axum::response::Response;
 
 use crate::http::AppState;
 
-pub(crate) use cache::QueryCache;
+pub(crate) use cache::{key as cache_key, QueryCache};
 pub(crate) use error::SyncError;
+pub(crate) use subscriptions::{Encoded, Outcome};
 
 /// Room for a message's framing around the largest call body allowed.
 const FRAME_SLACK_BYTES: usize = 64 * 1024;

@@ -21,7 +21,7 @@ use crate::store::Store;
 /// A query's result as the client sees it, minus the request id Convex puts
 /// in error messages (which differs on every run and is not a change).
 #[derive(Clone, Debug)]
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     /// Encoded once, shared by every session that gets it from the cache.
     Value(Arc<Encoded>),
     Failed {
@@ -33,13 +33,13 @@ pub(super) enum Outcome {
 /// A query's value as JSON text (written once however many sockets it
 /// goes to), and the end of its page if it is one.
 #[derive(Debug)]
-pub(super) struct Encoded {
-    pub(super) json: String,
+pub(crate) struct Encoded {
+    pub(crate) json: String,
     continue_cursor: Option<String>,
 }
 
 impl Encoded {
-    pub(super) fn new(reply: &functions::Reply) -> Result<Encoded, serde_json::Error> {
+    pub(crate) fn new(reply: &functions::Reply) -> Result<Encoded, serde_json::Error> {
         Ok(Encoded {
             json: serde_json::to_string(reply)?,
             continue_cursor: reply.continue_cursor().map(str::to_owned),
@@ -281,7 +281,7 @@ impl QuerySet {
         let identity_key = identity.map(Value::to_string).unwrap_or_default();
         let mut outcomes = Vec::with_capacity(jobs.len());
         for (id, f, args) in jobs {
-            let key = format!("{}\n{args}\n{identity_key}", f.canonical_path());
+            let key = super::cache::key(f, &args, &identity_key);
             let slot = cache.slot(ts, key);
             let outcome = slot
                 .get_or_init(|| run_query(store.clone(), f, identity.cloned(), args))
