@@ -86,7 +86,25 @@ impl Function {
         }
     }
 
-    pub(crate) fn args(self) -> Validator {
+    /// Its arguments' validator, built once.
+    pub(crate) fn args(self) -> &'static Validator {
+        static VALIDATORS: std::sync::LazyLock<[Validator; 4]> = std::sync::LazyLock::new(|| {
+            [
+                Function::MessagesGetForCurrentUser.build_args(),
+                Function::MessagesList.build_args(),
+                Function::MessagesSend.build_args(),
+                Function::UsersMe.build_args(),
+            ]
+        });
+        &VALIDATORS[match self {
+            Function::MessagesGetForCurrentUser => 0,
+            Function::MessagesList => 1,
+            Function::MessagesSend => 2,
+            Function::UsersMe => 3,
+        }]
+    }
+
+    fn build_args(self) -> Validator {
         match self {
             Function::MessagesGetForCurrentUser | Function::UsersMe => Validator::Object(vec![]),
             Function::MessagesSend => Validator::Object(vec![

@@ -246,6 +246,14 @@ proptest! {
     }
 
     #[test]
+    fn the_quick_argument_check_agrees_with_the_detailed_one(args in args()) {
+        for f in [Function::MessagesGetForCurrentUser, Function::MessagesList, Function::MessagesSend, Function::UsersMe] {
+            let v = f.args();
+            prop_assert_eq!(v.matches(&args), v.check(&args, "").is_ok(), "{} {}", v, args);
+        }
+    }
+
+    #[test]
     fn decoded_read_calls_run_without_panics_or_internal_errors(
         path in select(&["messages:list", "messages:getForCurrentUser", "users:me"][..]),
         args in args(),
