@@ -148,7 +148,10 @@ async fn call(
         // timestamp on before it returns, so a call that starts after a
         // write returned never gets a result from before it.
         let ts = state.store.commits().latest();
-        let identity_key = identity.as_ref().map(Value::to_string).unwrap_or_default();
+        let identity_key = identity
+            .as_deref()
+            .map(Value::to_string)
+            .unwrap_or_default();
         let slot = state
             .query_cache
             .slot(ts, crate::sync::cache_key(function, &args, &identity_key));
@@ -157,7 +160,7 @@ async fn call(
         }
         let store = &state.store;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            functions::run(store, function, identity.as_ref(), &args)
+            functions::run(store, function, identity.as_deref(), &args)
         }))
         .map_err(|_| "the query panicked".to_owned());
         if let Ok(Ok(reply)) = &result {
@@ -172,7 +175,7 @@ async fn call(
     } else {
         let store = state.store.clone();
         tokio::task::spawn_blocking(move || {
-            functions::run(&store, function, identity.as_ref(), &args)
+            functions::run(&store, function, identity.as_deref(), &args)
         })
         .await
         .map_err(|e| e.to_string())
@@ -420,7 +423,10 @@ pub(crate) fn resolve_call(
     })
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Value>, Response> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<Value>>, Response> {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

@@ -55,7 +55,7 @@ impl UserToken {
 #[derive(Debug, Default)]
 struct Auth {
     token: Option<UserToken>,
-    identity: Option<Value>,
+    identity: Option<Arc<Value>>,
 }
 
 impl Auth {
@@ -323,7 +323,7 @@ impl Session {
         let identity = self.auth.identity.clone();
         let (function, args, path) = (decoded.function, decoded.args, decoded.path);
         let result = tokio::task::spawn_blocking(move || {
-            functions::run(&store, function, identity.as_ref(), &args).map(|r| r.into_value())
+            functions::run(&store, function, identity.as_deref(), &args).map(|r| r.into_value())
         })
         .await;
         match result {
@@ -379,7 +379,7 @@ impl Session {
                 &self.store,
                 &self.cache,
                 ts,
-                self.auth.identity.as_ref(),
+                self.auth.identity.as_deref(),
                 rerun,
             )
             .await;
