@@ -1,11 +1,15 @@
-//! Query results shared between sessions: Convex caches a query's result
-//! by function, arguments, identity and timestamp, so many sockets watching
-//! the same thing cost one run per commit rather than one each.
+//! Query results shared between sessions and HTTP queries: Convex caches a
+//! query's result by function, arguments, identity and timestamp, so many
+//! sockets watching the same thing cost one run per commit rather than one
+//! each, and repeated HTTP reads between two commits cost none. Results are
+//! kept encoded as JSON, written once for every reader.
 //!
 //! Only results for the newest timestamp are kept. A result is computed
 //! from a snapshot that holds every write up to its timestamp (perhaps a
 //! few later ones too; those announce their own commit and a fresh key),
-//! so every session asking at that timestamp may use it.
+//! so every caller asking at that timestamp may use it. A write announces
+//! its commit before it returns, so no read started after it gets an older
+//! result.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
