@@ -136,7 +136,7 @@ struct Cache {
     /// Tokens whose signature and claims were verified, with their time
     /// claims. When a fetch drops a key, the tokens it verified go too, so a
     /// key retired by rotation stops vouching for its tokens at once.
-    verified: std::sync::Mutex<HashMap<String, Verified>>,
+    verified: std::sync::Mutex<HashMap<String, Arc<Verified>>>,
 }
 
 /// Verifies bearer tokens against the configured providers.
@@ -156,9 +156,10 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-#[derive(Clone)]
+/// Shared, so a cache hit copies no claims (one is looked up per HTTP call
+/// and per socket update).
 struct Verified {
-    identity: Value,
+    identity: Arc<Value>,
     exp: f64,
     nbf: Option<f64>,
     issuer: String,
@@ -194,7 +195,7 @@ impl Verifier {
     }
 
     /// Checks `token` and returns the identity object functions see.
-    pub(crate) async fn verify(&self, token: &str) -> Result<Value, AuthFailure> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Value>, AuthFailure> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthFailure::invalid(format!(
                 "Could not parse JWT: token is larger than {MAX_TOKEN_BYTES} bytes"
@@ -203,7 +204,7 @@ impl Verifier {
         let cached = self.cache.tokens().get(token).cloned();
         if let Some(v) = cached {
             self.check_times(v.exp, v.nbf)?;
-            return Ok(v.identity);
+            return Ok(v.identity.clone());
         }
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
@@ -259,20 +260,20 @@ impl Verifier {
             ))
         })?;
         let (exp, nbf) = self.check_claims(&payload)?;
-        let identity = identity_from_claims(&payload);
+        let identity = Arc::new(identity_from_claims(&payload));
         let mut cache = self.cache.tokens();
         if cache.len() >= MAX_CACHED_TOKENS {
             cache.clear();
         }
         cache.insert(
             token.to_owned(),
-            Verified {
+            Arc::new(Verified {
                 identity: identity.clone(),
                 exp,
                 nbf,
                 issuer,
                 fingerprint,
-            },
+            }),
         );
         Ok(identity)
     }
@@ -372,7 +373,7 @@ impl Verifier {
 }
 
 impl Cache {
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Verified>>> {
         self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 

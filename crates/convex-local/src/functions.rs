@@ -6,7 +6,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::store::{Position, Store};
+use crate::store::{Message, Position, Store};
 use crate::validate::Validator;
 use crate::Error;
 
@@ -86,7 +86,25 @@ impl Function {
         }
     }
 
-    pub(crate) fn args(self) -> Validator {
+    /// Its arguments' validator, built once.
+    pub(crate) fn args(self) -> &'static Validator {
+        static VALIDATORS: std::sync::LazyLock<[Validator; 4]> = std::sync::LazyLock::new(|| {
+            [
+                Function::MessagesGetForCurrentUser.build_args(),
+                Function::MessagesList.build_args(),
+                Function::MessagesSend.build_args(),
+                Function::UsersMe.build_args(),
+            ]
+        });
+        &VALIDATORS[match self {
+            Function::MessagesGetForCurrentUser => 0,
+            Function::MessagesList => 1,
+            Function::MessagesSend => 2,
+            Function::UsersMe => 3,
+        }]
+    }
+
+    fn build_args(self) -> Validator {
         match self {
             Function::MessagesGetForCurrentUser | Function::UsersMe => Validator::Object(vec![]),
             Function::MessagesSend => Validator::Object(vec![
@@ -112,6 +130,67 @@ impl Function {
                 )])
             }
         }
+    }
+}
+
+/// A function's result. Documents stay typed so the HTTP API and the sync
+/// protocol write them straight to JSON: building a `Value` tree per
+/// document (a map with hashed keys) cost more than reading the rows.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Reply {
+    Value(Value),
+    Docs(Vec<Message>),
+    Page(Page),
+}
+
+/// `messages:list`'s result, a Convex `PaginationResult`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Page {
+    pub(crate) page: Vec<Message>,
+    pub(crate) is_done: bool,
+    pub(crate) continue_cursor: String,
+}
+
+impl serde::Serialize for Reply {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Reply::Value(v) => v.serialize(s),
+            Reply::Docs(docs) => docs.serialize(s),
+            Reply::Page(page) => page.serialize(s),
+        }
+    }
+}
+
+impl Reply {
+    /// The result as a JSON value.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Reply::Value(v) => v,
+            Reply::Docs(docs) => docs.iter().map(Message::to_doc).collect(),
+            Reply::Page(p) => json!({
+                "page": p.page.iter().map(Message::to_doc).collect::<Vec<_>>(),
+                "isDone": p.is_done,
+                "continueCursor": p.continue_cursor,
+            }),
+        }
+    }
+}
+
+impl Reply {
+    /// A page's `continueCursor`.
+    pub(crate) fn continue_cursor(&self) -> Option<&str> {
+        match self {
+            Reply::Page(p) => Some(&p.continue_cursor),
+            Reply::Value(v) => v.get("continueCursor").and_then(Value::as_str),
+            Reply::Docs(_) => None,
+        }
+    }
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Self {
+        Reply::Value(v)
     }
 }
 
@@ -143,16 +222,15 @@ pub(crate) fn run(
     f: Function,
     identity: Option<&Value>,
     args: &Value,
-) -> Result<Value, FnError> {
+) -> Result<Reply, FnError> {
     let token_identifier = identity
         .and_then(|i| i.get("tokenIdentifier"))
         .and_then(Value::as_str);
     match f {
-        Function::UsersMe => Ok(identity.cloned().unwrap_or(Value::Null)),
+        Function::UsersMe => Ok(identity.cloned().unwrap_or(Value::Null).into()),
         Function::MessagesGetForCurrentUser => {
             let author = token_identifier.ok_or_else(not_authenticated)?;
-            let docs = store.all_by_author(author)?;
-            Ok(docs.iter().map(|m| m.to_doc()).collect())
+            Ok(Reply::Docs(store.all_by_author(author)?))
         }
         Function::MessagesList => {
             let author = token_identifier.ok_or_else(not_authenticated)?;
@@ -196,21 +274,27 @@ pub(crate) fn run(
             }
             let client_message_id = args.get("clientMessageId").and_then(Value::as_str);
             let id = store.send(author, &author_name(identity), body, client_message_id)?;
-            Ok(id.into())
+            Ok(Value::from(id).into())
         }
     }
 }
 
-fn list(store: &Store, author: &str, cursor: Cursor, limit: usize) -> Result<Value, FnError> {
+fn page(page: Vec<Message>, is_done: bool, continue_cursor: &Cursor) -> Reply {
+    Reply::Page(Page {
+        page,
+        is_done,
+        continue_cursor: continue_cursor.encode(),
+    })
+}
+
+fn list(store: &Store, author: &str, cursor: Cursor, limit: usize) -> Result<Reply, FnError> {
     let after = match &cursor {
         Cursor::Start => None,
         Cursor::After(p) => Some(p),
-        Cursor::End => {
-            return Ok(json!({"page": [], "isDone": true, "continueCursor": Cursor::End.encode()}))
-        }
+        Cursor::End => return Ok(page(Vec::new(), true, &Cursor::End)),
     };
     if limit == 0 {
-        return Ok(json!({"page": [], "isDone": false, "continueCursor": cursor.encode()}));
+        return Ok(page(Vec::new(), false, &cursor));
     }
     let mut rows = store.page(author, after, limit + 1)?;
     let is_done = rows.len() <= limit;
@@ -220,33 +304,23 @@ fn list(store: &Store, author: &str, cursor: Cursor, limit: usize) -> Result<Val
         Some(last) => Cursor::After((last.creation_time, last.id.clone())),
         None => Cursor::End,
     };
-    Ok(json!({
-        "page": rows.iter().map(|m| m.to_doc()).collect::<Vec<_>>(),
-        "isDone": is_done,
-        "continueCursor": next.encode(),
-    }))
+    Ok(page(rows, is_done, &next))
 }
 
 /// The page from `cursor` through `end`, whatever its length: a page kept
 /// live grows with new messages rather than pushing old ones to the next page.
-fn list_until(store: &Store, author: &str, cursor: Cursor, end: Cursor) -> Result<Value, FnError> {
+fn list_until(store: &Store, author: &str, cursor: Cursor, end: Cursor) -> Result<Reply, FnError> {
     let after = match &cursor {
         Cursor::Start => None,
         Cursor::After(p) => Some(p),
-        Cursor::End => {
-            return Ok(json!({"page": [], "isDone": true, "continueCursor": Cursor::End.encode()}))
-        }
+        Cursor::End => return Ok(page(Vec::new(), true, &Cursor::End)),
     };
     let (rows, is_done) = match &end {
         Cursor::Start => (Vec::new(), false),
         Cursor::End => (store.page(author, after, usize::MAX >> 1)?, true),
         Cursor::After(until) => (store.page_until(author, after, until)?, false),
     };
-    Ok(json!({
-        "page": rows.iter().map(|m| m.to_doc()).collect::<Vec<_>>(),
-        "isDone": is_done,
-        "continueCursor": end.encode(),
-    }))
+    Ok(page(rows, is_done, &end))
 }
 
 /// The name shown next to a message: the identity's `name`, else its

@@ -18,6 +18,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use crate::auth::{AuthFailure, Verifier};
 use crate::functions::{self, FnError, Function, Kind};
 use crate::store::Store;
+use crate::sync::{Encoded, Outcome};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -132,7 +133,6 @@ async fn call(
         function,
         args,
         path,
-        request_id,
     } = match decode_call(kind, run_path, &bytes) {
         Ok(d) => d,
         Err(e) => return e.into_response(),
@@ -142,34 +142,109 @@ async fn call(
     // would cost more than the read. Writes may wait on the writer lock, so
     // they go to the blocking pool.
     let result = if function.kind() == Kind::Query {
+        // Convex's query cache, shared with the sync sessions: a result is
+        // keyed by function, arguments, identity and the commit timestamp
+        // read before the query runs. A write commits, then moves the
+        // timestamp on before it returns, so a call that starts after a
+        // write returned never gets a result from before it.
+        let ts = state.store.commits().latest();
+        let identity_key = identity
+            .as_deref()
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let slot = state
+            .query_cache
+            .slot(ts, crate::sync::cache_key(function, &args, &identity_key));
+        if let Some(Outcome::Value(encoded)) = slot.get() {
+            return success_encoded(encoded);
+        }
         let store = &state.store;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            functions::run(store, function, identity.as_ref(), &args)
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            functions::run(store, function, identity.as_deref(), &args)
         }))
-        .map_err(|_| "the query panicked".to_owned())
+        .map_err(|_| "the query panicked".to_owned());
+        if let Ok(Ok(reply)) = &result {
+            if let Ok(encoded) = Encoded::new(reply) {
+                let encoded = Arc::new(encoded);
+                // Taken already (by a concurrent call or session): theirs is as good.
+                let _ = slot.set(Outcome::Value(encoded.clone()));
+                return success_encoded(&encoded);
+            }
+        }
+        result
     } else {
         let store = state.store.clone();
         tokio::task::spawn_blocking(move || {
-            functions::run(&store, function, identity.as_ref(), &args)
+            functions::run(&store, function, identity.as_deref(), &args)
         })
         .await
         .map_err(|e| e.to_string())
     };
     match result {
-        Ok(Ok(value)) => (
-            StatusCode::OK,
-            Json(json!({"status": "success", "value": value, "logLines": []})),
-        )
-            .into_response(),
+        Ok(Ok(reply)) => success(&reply),
         Ok(Err(e)) => {
+            let request_id = new_request_id();
             let (message, data) = client_error(&request_id, &path, e);
             udf_error(&request_id, message, data)
         }
         Err(e) => {
+            let request_id = new_request_id();
             tracing::error!(request_id, "function {path} panicked: {e}");
             udf_error(&request_id, "Internal server error".into(), None)
         }
     }
+}
+
+/// A function's value, `{"status": "success", "value": ..., "logLines": []}`,
+/// serialized straight from the reply.
+fn success(reply: &functions::Reply) -> Response {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Success<'a> {
+        status: &'static str,
+        value: &'a functions::Reply,
+        log_lines: [(); 0],
+    }
+    let body = Success {
+        status: "success",
+        value: reply,
+        log_lines: [],
+    };
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, &body) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            let request_id = new_request_id();
+            tracing::error!(request_id, "encoding a result failed: {e}");
+            udf_error(&request_id, "Internal server error".into(), None)
+        }
+    }
+}
+
+/// A function's value already encoded as JSON, in the same envelope.
+fn success_encoded(value: &Encoded) -> Response {
+    let mut bytes = Vec::with_capacity(value.json.len() + 48);
+    bytes.extend_from_slice(br#"{"status":"success","value":"#);
+    bytes.extend_from_slice(value.json.as_bytes());
+    bytes.extend_from_slice(br#","logLines":[]}"#);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// The request id Convex shows in a failed function's message. Made only
+/// for failures: a successful call never shows one (and it costs a read of
+/// the OS random source).
+pub(crate) fn new_request_id() -> String {
+    crate::store::new_id()[..16].to_owned()
 }
 
 /// A function's failure as clients see it, without the request-id prefix:
@@ -223,7 +298,6 @@ pub(crate) struct Decoded {
     pub(crate) function: Function,
     pub(crate) args: Value,
     pub(crate) path: String,
-    pub(crate) request_id: String,
 }
 
 /// Why a call's body was refused, each with the code Convex answers.
@@ -320,9 +394,8 @@ pub(crate) fn resolve_call(
     path: String,
     args: Value,
 ) -> Result<Decoded, CallError> {
-    let request_id = crate::store::new_id()[..16].to_owned();
     let fail = |message: String| CallError::Function {
-        request_id: request_id.clone(),
+        request_id: new_request_id(),
         message,
     };
     let (module, name) = path.split_once(':').unwrap_or((path.as_str(), "default"));
@@ -347,11 +420,13 @@ pub(crate) fn resolve_call(
         function,
         args,
         path,
-        request_id,
     })
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Value>, Response> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<Value>>, Response> {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

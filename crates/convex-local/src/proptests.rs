@@ -246,6 +246,14 @@ proptest! {
     }
 
     #[test]
+    fn the_quick_argument_check_agrees_with_the_detailed_one(args in args()) {
+        for f in [Function::MessagesGetForCurrentUser, Function::MessagesList, Function::MessagesSend, Function::UsersMe] {
+            let v = f.args();
+            prop_assert_eq!(v.matches(&args), v.check(&args, "").is_ok(), "{} {}", v, args);
+        }
+    }
+
+    #[test]
     fn decoded_read_calls_run_without_panics_or_internal_errors(
         path in select(&["messages:list", "messages:getForCurrentUser", "users:me"][..]),
         args in args(),
@@ -258,7 +266,10 @@ proptest! {
         prop_assert_ne!(function, Function::MessagesSend);
         let identity = signed_in.then(|| json!({"tokenIdentifier": AUTHOR, "name": "Ada"}));
         match functions::run(store(), function, identity.as_ref(), &args) {
-            Ok(value) => {
+            Ok(reply) => {
+                let text = serde_json::to_string(&reply).unwrap();
+                let value = reply.into_value();
+                prop_assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value.clone());
                 if function == Function::MessagesList {
                     prop_assert!(value["page"].is_array() && value["isDone"].is_boolean(), "{}", value);
                     prop_assert!(value["continueCursor"].is_string(), "{}", value);

@@ -18,6 +18,11 @@ pub(crate) const DB_FILE: &str = "convex-local.sqlite3";
 /// a connection costs far more than the query itself.
 const MAX_IDLE_READERS: usize = 64;
 
+/// The first page of an author's messages, newest first.
+const PAGE_SQL: &str = "SELECT id, creation_time, author, author_name, body, client_message_id
+     FROM messages WHERE author = ?1
+     ORDER BY creation_time DESC, id DESC LIMIT ?2";
+
 /// One row of `messages`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Message {
@@ -27,6 +32,25 @@ pub(crate) struct Message {
     pub(crate) author_name: String,
     pub(crate) body: String,
     pub(crate) client_message_id: Option<String>,
+}
+
+/// The document as Convex returns it, written straight from the row: the
+/// same fields, in the same order, as [`Message::to_doc`].
+impl serde::Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let len = 5 + usize::from(self.client_message_id.is_some());
+        let mut map = s.serialize_map(Some(len))?;
+        map.serialize_entry("_id", &self.id)?;
+        map.serialize_entry("_creationTime", &self.creation_time)?;
+        map.serialize_entry("author", &self.author)?;
+        map.serialize_entry("authorName", &self.author_name)?;
+        map.serialize_entry("body", &self.body)?;
+        if let Some(c) = &self.client_message_id {
+            map.serialize_entry("clientMessageId", c)?;
+        }
+        map.end()
+    }
 }
 
 impl Message {
@@ -68,6 +92,14 @@ fn open(path: &Path) -> Result<Connection, Error> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The bundled SQLite has STAT4: without the query planner stability
+    // guarantee, binding `author` (compared with the partial index's column
+    // set) marks cached statements expired, so every read re-parsed and
+    // re-planned its SQL. The plan never depends on the bound values here.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -196,11 +228,7 @@ impl Store {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = match after {
                 None => {
-                    let mut st = c.prepare_cached(
-                        "SELECT id, creation_time, author, author_name, body, client_message_id
-                         FROM messages WHERE author = ?1
-                         ORDER BY creation_time DESC, id DESC LIMIT ?2",
-                    )?;
+                    let mut st = c.prepare_cached(PAGE_SQL)?;
                     let rows = st.query_map(params![author, limit], row_to_message)?;
                     rows.collect::<Result<Vec<_>, _>>()?
                 }
@@ -408,5 +436,39 @@ mod tests {
             .unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].body, "one");
+    }
+
+    #[test]
+    fn serialized_messages_match_their_documents() {
+        let mut m = Message {
+            id: "k1".into(),
+            creation_time: 1_795_417_060_925.970_2,
+            author: "https://i|u".into(),
+            author_name: "Ada \"L\" \u{1F600}".into(),
+            body: "line\nbreak \u{0} </script>".into(),
+            client_message_id: None,
+        };
+        for cmid in [None, Some("c-1".to_owned())] {
+            m.client_message_id = cmid;
+            assert_eq!(serde_json::to_value(&m).unwrap(), m.to_doc());
+            assert_eq!(serde_json::to_string(&m).unwrap(), m.to_doc().to_string());
+        }
+    }
+
+    #[test]
+    fn cached_reads_are_not_reprepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.send("a", "A", "one", Some("c1")).unwrap();
+        for author in ["a", "b", "a", "c"] {
+            store.page(author, None, 10).unwrap();
+        }
+        let reprepared = store
+            .read(|c| {
+                let st = c.prepare_cached(PAGE_SQL)?;
+                Ok(st.get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .unwrap();
+        assert_eq!(reprepared, 0);
     }
 }

@@ -39,11 +39,39 @@ impl fmt::Display for Validator {
 impl Validator {
     /// Checks the arguments object; the error is the message Convex returns.
     pub(crate) fn check_args(&self, args: &Value) -> Result<(), String> {
+        // The messages cost allocations even on success (paths, and a
+        // union's alternatives that do not match): only a refusal needs one.
+        if self.matches(args) {
+            return Ok(());
+        }
         self.check(args, "")
             .map_err(|e| format!("ArgumentValidationError: {e}"))
     }
 
-    fn check(&self, value: &Value, path: &str) -> Result<(), String> {
+    /// Whether `value` passes, exactly as [`Validator::check`] decides it.
+    pub(crate) fn matches(&self, value: &Value) -> bool {
+        match (self, value) {
+            (Validator::String, Value::String(_))
+            | (Validator::Number, Value::Number(_))
+            | (Validator::Null, Value::Null) => true,
+            (Validator::Optional(inner), v) => inner.matches(v),
+            (Validator::Union(vs), v) => vs.iter().any(|x| x.matches(v)),
+            (Validator::Object(fields), Value::Object(obj)) => {
+                fields
+                    .iter()
+                    .all(|(name, v)| matches!(v, Validator::Optional(_)) || obj.contains_key(*name))
+                    && obj
+                        .keys()
+                        .all(|key| fields.iter().any(|(name, _)| name == key))
+                    && fields
+                        .iter()
+                        .all(|(name, v)| obj.get(*name).is_none_or(|value| v.matches(value)))
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn check(&self, value: &Value, path: &str) -> Result<(), String> {
         let ok = match (self, value) {
             (Validator::String, Value::String(_)) => true,
             (Validator::Number, Value::Number(_)) => true,

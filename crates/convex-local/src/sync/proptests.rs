@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::session::parse_client_message;
+use super::subscriptions::tests::both_encodings;
 use super::subscriptions::QuerySet;
 use super::{journal, SyncError};
 
@@ -161,6 +162,24 @@ proptest! {
                 Err(_) => prop_assert_eq!(set.version(), before),
             }
         }
+    }
+
+    #[test]
+    fn transitions_match_the_protocol_crate_for_any_values(
+        modifications in proptest::collection::vec(
+            (
+                0u32..50,
+                prop_oneof![
+                    json_value().prop_map(Ok),
+                    proptest::option::of(json_value()).prop_map(Err),
+                ],
+                proptest::option::of(text(16)),
+            ),
+            0..4,
+        )
+    ) {
+        let (ours, library) = both_encodings(modifications);
+        prop_assert_eq!(ours, library);
     }
 
     #[test]

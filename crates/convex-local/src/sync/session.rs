@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;
 
-use super::subscriptions::{QuerySet, Rerun};
+use super::subscriptions::{transition_text, QuerySet, Rerun};
 use super::{QueryCache, SyncError};
 use crate::auth::Verifier;
 use crate::commits::Commit;
@@ -55,7 +55,7 @@ impl UserToken {
 #[derive(Debug, Default)]
 struct Auth {
     token: Option<UserToken>,
-    identity: Option<Value>,
+    identity: Option<Arc<Value>>,
 }
 
 impl Auth {
@@ -323,7 +323,7 @@ impl Session {
         let identity = self.auth.identity.clone();
         let (function, args, path) = (decoded.function, decoded.args, decoded.path);
         let result = tokio::task::spawn_blocking(move || {
-            functions::run(&store, function, identity.as_ref(), &args)
+            functions::run(&store, function, identity.as_deref(), &args).map(|r| r.into_value())
         })
         .await;
         match result {
@@ -379,7 +379,7 @@ impl Session {
                 &self.store,
                 &self.cache,
                 ts,
-                self.auth.identity.as_ref(),
+                self.auth.identity.as_deref(),
                 rerun,
             )
             .await;
@@ -392,18 +392,8 @@ impl Session {
         if end == self.version && modifications.is_empty() && !mutation_done {
             return Ok(());
         }
-        let start = self.version;
-        self.send(
-            socket,
-            ServerMessage::Transition {
-                start_version: start,
-                end_version: end,
-                modifications,
-                client_clock_skew: None,
-                server_ts: Some(end.ts),
-            },
-        )
-        .await?;
+        let text = transition_text(self.version, end, Some(end.ts), modifications);
+        self.send_text(socket, text).await?;
         self.version = end;
         Ok(())
     }
@@ -413,7 +403,11 @@ impl Session {
         socket: &mut WebSocket,
         message: ServerMessage<Value>,
     ) -> Result<(), SyncError> {
-        let text = Value::from(message).to_string();
+        self.send_text(socket, Value::from(message).to_string())
+            .await
+    }
+
+    async fn send_text(&mut self, socket: &mut WebSocket, text: String) -> Result<(), SyncError> {
         socket
             .send(Message::Text(text.into()))
             .await

@@ -6,26 +6,150 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use convex_sync_types::{
-    LogLinesMessage, QueryId, QuerySetModification, QuerySetVersion, StateModification,
+    LogLinesMessage, QueryId, QuerySetModification, QuerySetVersion, ServerMessage,
+    StateModification, StateVersion, Timestamp,
 };
 use serde_json::Value;
 
 use super::cache::QueryCache;
 use super::journal;
 use super::SyncError;
-use crate::functions::{self, Function, Kind};
+use crate::functions::{self, FnError, Function, Kind};
 use crate::http::{call_args, client_error, error_message, resolve_call, CallError};
 use crate::store::Store;
 
 /// A query's result as the client sees it, minus the request id Convex puts
 /// in error messages (which differs on every run and is not a change).
-#[derive(Clone, Debug, PartialEq)]
-pub(super) enum Outcome {
-    Value(Value),
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
+    /// Encoded once, shared by every session that gets it from the cache.
+    Value(Arc<Encoded>),
     Failed {
         message: String,
         data: Option<Value>,
     },
+}
+
+/// A query's value as JSON text (written once however many sockets it
+/// goes to), and the end of its page if it is one.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub(crate) json: String,
+    continue_cursor: Option<String>,
+}
+
+impl Encoded {
+    pub(crate) fn new(reply: &functions::Reply) -> Result<Encoded, serde_json::Error> {
+        Ok(Encoded {
+            json: serde_json::to_string(reply)?,
+            continue_cursor: reply.continue_cursor().map(str::to_owned),
+        })
+    }
+}
+
+/// Equal texts are equal values; a value written differently would only
+/// cost a redundant update.
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Outcome::Value(a), Outcome::Value(b)) => Arc::ptr_eq(a, b) || a.json == b.json,
+            (
+                Outcome::Failed { message, data },
+                Outcome::Failed {
+                    message: m2,
+                    data: d2,
+                },
+            ) => message == m2 && data == d2,
+            _ => false,
+        }
+    }
+}
+
+/// A change to the client's query results, for a `Transition`.
+pub(super) enum Modification {
+    /// `QueryUpdated` with a shared, already encoded value.
+    Updated {
+        query_id: QueryId,
+        value: Arc<Encoded>,
+        journal: Option<String>,
+    },
+    /// `QueryFailed` or `QueryRemoved`.
+    Other(StateModification<Value>),
+}
+
+/// The `Transition` message's text: what `convex_sync_types` writes for it
+/// (`Value::from(ServerMessage::Transition {..})`), except that each value,
+/// encoded once for every session, is copied in as text rather than turned
+/// into a `Value` and written again for each socket.
+pub(super) fn transition_text(
+    start_version: StateVersion,
+    end_version: StateVersion,
+    server_ts: Option<Timestamp>,
+    modifications: Vec<Modification>,
+) -> String {
+    let envelope = Value::from(ServerMessage::<Value>::Transition {
+        start_version,
+        end_version,
+        modifications: vec![],
+        client_clock_skew: None,
+        server_ts,
+    });
+    let values: usize = modifications
+        .iter()
+        .map(|m| match m {
+            Modification::Updated { value, .. } => value.json.len() + 128,
+            Modification::Other(_) => 256,
+        })
+        .sum();
+    let mut out = String::with_capacity(256 + values);
+    write_object_with(&mut out, &envelope, "modifications", |out| {
+        out.push('[');
+        for (i, m) in modifications.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match m {
+                Modification::Updated {
+                    query_id,
+                    value,
+                    journal,
+                } => {
+                    let shape = Value::from(StateModification::QueryUpdated {
+                        query_id,
+                        value: Value::Null,
+                        log_lines: LogLinesMessage(vec![]),
+                        journal,
+                    });
+                    write_object_with(out, &shape, "value", |out| out.push_str(&value.json));
+                }
+                Modification::Other(m) => out.push_str(&Value::from(m).to_string()),
+            }
+        }
+        out.push(']');
+    });
+    out
+}
+
+/// Writes the JSON object `shape` with the value of `key` written by `splice`.
+fn write_object_with(out: &mut String, shape: &Value, key: &str, splice: impl FnOnce(&mut String)) {
+    let Value::Object(map) = shape else {
+        out.push_str(&shape.to_string());
+        return;
+    };
+    let mut splice = Some(splice);
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::from(k.as_str()).to_string());
+        out.push(':');
+        match splice.take_if(|_| k == key) {
+            Some(f) => f(out),
+            None => out.push_str(&v.to_string()),
+        }
+    }
+    out.push('}');
 }
 
 struct Subscription {
@@ -138,11 +262,11 @@ impl QuerySet {
         ts: u64,
         identity: Option<&Value>,
         rerun: Rerun,
-    ) -> Vec<StateModification<Value>> {
-        let mut modifications: Vec<StateModification<Value>> = self
+    ) -> Vec<Modification> {
+        let mut modifications: Vec<Modification> = self
             .removed
             .drain(..)
-            .map(|query_id| StateModification::QueryRemoved { query_id })
+            .map(|query_id| Modification::Other(StateModification::QueryRemoved { query_id }))
             .collect();
         let jobs: Vec<(QueryId, Function, Value)> = self
             .queries
@@ -157,7 +281,7 @@ impl QuerySet {
         let identity_key = identity.map(Value::to_string).unwrap_or_default();
         let mut outcomes = Vec::with_capacity(jobs.len());
         for (id, f, args) in jobs {
-            let key = format!("{}\n{args}\n{identity_key}", f.canonical_path());
+            let key = super::cache::key(f, &args, &identity_key);
             let slot = cache.slot(ts, key);
             let outcome = slot
                 .get_or_init(|| run_query(store.clone(), f, identity.cloned(), args))
@@ -188,24 +312,25 @@ impl QuerySet {
             // The first page's end becomes the journal: re-runs keep it.
             if paginated && s.end_cursor.is_none() {
                 if let Outcome::Value(v) = &outcome {
-                    s.end_cursor = v["continueCursor"].as_str().map(str::to_owned);
+                    s.end_cursor.clone_from(&v.continue_cursor);
                 }
             }
             let journal = s.end_cursor.as_deref().map(journal::encode);
             modifications.push(match &outcome {
-                Outcome::Value(value) => StateModification::QueryUpdated {
+                Outcome::Value(value) => Modification::Updated {
                     query_id: id,
                     value: value.clone(),
-                    log_lines: LogLinesMessage(vec![]),
                     journal,
                 },
-                Outcome::Failed { message, data } => StateModification::QueryFailed {
-                    query_id: id,
-                    error_message: error_message(&request_id(), message),
-                    log_lines: LogLinesMessage(vec![]),
-                    journal,
-                    error_data: data.clone(),
-                },
+                Outcome::Failed { message, data } => {
+                    Modification::Other(StateModification::QueryFailed {
+                        query_id: id,
+                        error_message: error_message(&request_id(), message),
+                        log_lines: LogLinesMessage(vec![]),
+                        journal,
+                        error_data: data.clone(),
+                    })
+                }
             });
             s.sent = Some(outcome);
         }
@@ -221,8 +346,13 @@ async fn run_query(
     args: Value,
 ) -> Outcome {
     let run = tokio::task::spawn_blocking(move || {
-        match functions::run(&store, f, identity.as_ref(), &args) {
-            Ok(v) => Outcome::Value(v),
+        let encoded = functions::run(&store, f, identity.as_ref(), &args).and_then(|reply| {
+            Encoded::new(&reply).map_err(|e| {
+                FnError::Internal(crate::Error::Corrupt(format!("encoding a result: {e}")))
+            })
+        });
+        match encoded {
+            Ok(encoded) => Outcome::Value(Arc::new(encoded)),
             Err(e) => {
                 let (message, data) = client_error("sync", f.canonical_path(), e);
                 Outcome::Failed { message, data }
@@ -273,10 +403,86 @@ fn request_id() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// A test modification: query id, value or error data, journal.
+    pub(in crate::sync) type TestModification = (u32, Result<Value, Option<Value>>, Option<String>);
+
+    /// `transition_text` for `modifications`, and what `convex_sync_types`
+    /// writes for the same message, both parsed.
+    pub(in crate::sync) fn both_encodings(modifications: Vec<TestModification>) -> (Value, Value) {
+        let start = StateVersion::initial();
+        let end = StateVersion {
+            query_set: 3,
+            identity: 1,
+            ts: Timestamp::try_from(1_795_417_060_925_970_123u64).unwrap(),
+        };
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for (id, outcome, journal) in modifications {
+            let query_id = QueryId::new(id);
+            match outcome {
+                Ok(value) => {
+                    let reply = functions::Reply::Value(value.clone());
+                    ours.push(Modification::Updated {
+                        query_id,
+                        value: Arc::new(Encoded::new(&reply).unwrap()),
+                        journal: journal.clone(),
+                    });
+                    theirs.push(StateModification::QueryUpdated {
+                        query_id,
+                        value,
+                        log_lines: LogLinesMessage(vec![]),
+                        journal,
+                    });
+                }
+                Err(error_data) => {
+                    let failed = || StateModification::QueryFailed {
+                        query_id,
+                        error_message: "boom".into(),
+                        log_lines: LogLinesMessage(vec![]),
+                        journal: journal.clone(),
+                        error_data: error_data.clone(),
+                    };
+                    ours.push(Modification::Other(failed()));
+                    theirs.push(failed());
+                }
+            }
+        }
+        ours.push(Modification::Other(StateModification::QueryRemoved {
+            query_id: QueryId::new(99),
+        }));
+        theirs.push(StateModification::QueryRemoved {
+            query_id: QueryId::new(99),
+        });
+        let text = transition_text(start, end, Some(end.ts), ours);
+        let library = Value::from(ServerMessage::Transition {
+            start_version: start,
+            end_version: end,
+            modifications: theirs,
+            client_clock_skew: None,
+            server_ts: Some(end.ts),
+        });
+        (serde_json::from_str(&text).unwrap(), library)
+    }
+
+    #[test]
+    fn transitions_are_written_as_the_protocol_crate_writes_them() {
+        let page = json!({"page": [{"_id": "a", "_creationTime": 1.5, "body": "x\"y\u{1F600}"}],
+                          "isDone": false, "continueCursor": "c"});
+        let (ours, library) = both_encodings(vec![
+            (0, Ok(page), Some(journal::encode("c"))),
+            (1, Ok(json!(null)), None),
+            (2, Err(Some(json!({"code": 1}))), None),
+            (3, Err(None), Some("j".into())),
+        ]);
+        assert_eq!(ours, library);
+        let (ours, library) = both_encodings(vec![]);
+        assert_eq!(ours, library);
+    }
 
     #[test]
     fn a_journal_pins_only_an_unpinned_page() {

@@ -160,6 +160,53 @@ async fn two_users_never_see_each_other() {
     }
 }
 
+/// Query results are cached per commit timestamp: every read that starts
+/// after a write returned (over HTTP or straight to the store) sees it,
+/// however many identical reads were served before it.
+#[tokio::test]
+async fn repeated_reads_see_every_write_at_once() {
+    let issuer = TestIssuer::start(&["rsa_a"]).await;
+    let b = Backend::start(&issuer).await;
+    let (ada, grace) = (issuer.ada(), issuer.grace());
+    let list = json!({"paginationOpts": {"numItems": 3, "cursor": null}});
+    let top = |v: &Value| v["page"][0]["body"].as_str().map(str::to_owned);
+    for i in 0..20 {
+        for _ in 0..3 {
+            b.ok("query", "messages:list", list.clone(), Some(&ada))
+                .await;
+            b.ok("query", "messages:list", list.clone(), Some(&grace))
+                .await;
+        }
+        let body = format!("w{i}");
+        if i % 2 == 0 {
+            b.ok(
+                "mutation",
+                "messages:send",
+                json!({"body": body}),
+                Some(&ada),
+            )
+            .await;
+        } else {
+            b.server
+                .insert_message(&issuer.token_identifier("user_ada"), "Ada", &body)
+                .unwrap();
+        }
+        let page = b
+            .ok("query", "messages:list", list.clone(), Some(&ada))
+            .await;
+        assert_eq!(top(&page).as_deref(), Some(body.as_str()), "{page}");
+        let all = b
+            .ok("query", "messages:getForCurrentUser", json!({}), Some(&ada))
+            .await;
+        assert_eq!(all.as_array().unwrap().len(), i + 1);
+        // Another user's cached result is theirs alone.
+        let theirs = b
+            .ok("query", "messages:list", list.clone(), Some(&grace))
+            .await;
+        assert_eq!(theirs["page"], json!([]), "{theirs}");
+    }
+}
+
 #[tokio::test]
 async fn pagination_is_stable_across_inserts() {
     let issuer = TestIssuer::start(&["rsa_a"]).await;
