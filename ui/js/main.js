@@ -9,9 +9,11 @@ const DRAFT_DEBOUNCE_MS = 300;
 // Cached messages shown this long without a connection are marked stale;
 // sooner, the live result usually replaces them without a flash.
 const CACHED_QUIET_MS = 1000;
-// The restoring spinner waits this long: most restores are done sooner, and
-// an animation on the first screen slows its first paint (app.css).
-const LOADING_SPINNER_DELAY_MS = 400;
+// The restoring screen and its spinner wait this long: most restores are
+// done sooner, and then the first frame is already the screen that stays
+// (no flash of "Restoring...", and WebKit's first frame is the cheap one;
+// a spinner's animation also slows its first paint: app.css).
+const LOADING_SCREEN_DELAY_MS = 400;
 const LIMIT = view.COMPOSER_LIMIT;
 
 const $ = (id) => document.getElementById(id);
@@ -344,10 +346,12 @@ async function restoreDraft() {
 
 // ---- auth ---------------------------------------------------------------------
 
-function showLoadingSpinnerSoon() {
+function showLoadingScreenSoon() {
   setTimeout(() => {
-    if (state.auth.status === "loading") $("loading-spinner").hidden = false;
-  }, LOADING_SPINNER_DELAY_MS);
+    if (state.auth.status !== "loading") return;
+    $("screen-loading").classList.remove("screen--quiet");
+    $("loading-spinner").hidden = false;
+  }, LOADING_SCREEN_DELAY_MS);
 }
 
 let authEvents = 0; // counts events, so a slower auth_state answer cannot win
@@ -376,7 +380,7 @@ function applyAuth(s) {
   switch (s.status) {
     case "loading":
       view.showScreen("loading");
-      showLoadingSpinnerSoon();
+      showLoadingScreenSoon();
       break;
     case "signedOut":
       if (wasSignedIn || state.userId) resetSession();
@@ -509,7 +513,7 @@ function wireDom() {
 }
 
 async function start() {
-  showLoadingSpinnerSoon();
+  showLoadingScreenSoon();
   wireDom();
   view.renderComposer(composerState());
 

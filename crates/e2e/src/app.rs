@@ -139,9 +139,21 @@ impl App {
     }
 
     /// Saves a screenshot of the current window as
-    /// `target/e2e/<name>/<nn>-<what>.png`.
+    /// `target/e2e/<name>/<nn>-<what>.png`, once the DOM as it is now has
+    /// been painted: WebKitGTK's screenshot is its last painted frame, so
+    /// taken at once it can show the screen before the change the test just
+    /// saw (the window itself is right a frame later).
     pub async fn screenshot(&mut self, what: &str) {
         self.step += 1;
+        // The second frame's callback runs after the first one was painted.
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\n\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+                vec![],
+            )
+            .await;
         let png = self.client.screenshot().await.expect("screenshot");
         let path = self.shots.join(format!("{:02}-{what}.png", self.step));
         std::fs::write(&path, png).expect("write screenshot");
