@@ -13,6 +13,7 @@
 //! * `account`: whose per-account files (drafts, cached messages) are whose.
 //! * `message_cache`: the first page kept to paint at once on the next start.
 //! * `first_paint`: when the first message was painted (the window benchmark).
+//! * `painting`: the webview paints on the CPU when there is no GPU (Linux).
 
 mod account;
 mod commands;
@@ -25,6 +26,8 @@ mod fsutil;
 mod live;
 mod logging;
 mod message_cache;
+#[cfg(target_os = "linux")]
+mod painting;
 mod signin;
 mod state;
 
@@ -33,11 +36,18 @@ use tauri::{Manager, WindowEvent};
 /// Builds and runs the app until the main window closes.
 pub fn run() {
     start_clock::mark();
+    // Before any thread starts: it may set an environment variable.
+    #[cfg(target_os = "linux")]
+    let cpu_painting = painting::choose();
     let mut context = tauri::generate_context!();
     if let Some(dir) = log_dir(context.config()) {
         logging::init(&dir);
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Courier starting");
+    #[cfg(target_os = "linux")]
+    if cpu_painting {
+        tracing::info!("no GPU to paint with: the window paints on the CPU");
+    }
     let settings = config::Settings::load(config_dir(context.config()).as_deref());
     // Avatars may come from the configured issuer's origin (dev-clerk serves
     // them); the CSP names it rather than allowing every http origin.

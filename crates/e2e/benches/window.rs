@@ -23,7 +23,10 @@
 //!
 //! Inputs: `COURIER_APP_BINARY`, `BARE_APP_BINARY` (default
 //! `target/release/bare-window`), and optionally `COURIER_DEB`, `BARE_DEB`
-//! for the package sizes.
+//! for the package sizes. `BENCH_BARE_ENV` (`KEY=VALUE,...`) adds to the
+//! bare window's environment only: e.g. `WEBKIT_SKIA_ENABLE_CPU_RENDERING=1`
+//! paints it the way Courier paints on a machine without a GPU (the table
+//! says when Courier did), for a like-for-like comparison.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -51,6 +54,7 @@ async fn main() {
         binary: e2e::app_binary(),
         deb: std::env::var_os("COURIER_DEB").map(PathBuf::from),
         single_instance: true,
+        extra_env: Vec::new(),
     };
     let bare = Target {
         name: "bare-window",
@@ -59,6 +63,12 @@ async fn main() {
             .unwrap_or_else(|| workspace_root().join("target/release/bare-window")),
         deb: std::env::var_os("BARE_DEB").map(PathBuf::from),
         single_instance: false,
+        extra_env: std::env::var("BENCH_BARE_ENV")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+            .collect(),
     };
     for target in [&courier, &bare] {
         assert!(
@@ -106,7 +116,20 @@ async fn main() {
     drop(backends);
 
     print_table(runs, &bare_runs, &courier_runs, &bare, &courier);
+    // Courier paints on the CPU where there is no GPU (src-tauri's
+    // `painting`); the bare window keeps WebKit's default unless told.
+    let courier_log = std::fs::read_to_string(logs.join("courier-0.log")).unwrap_or_default();
+    if courier_log.contains(CPU_PAINTING_LINE) {
+        println!();
+        println!(
+            "Courier painted on the CPU (no GPU here); the bare window's extra environment: {:?}",
+            bare.extra_env
+        );
+    }
 }
+
+/// What Courier logs when it paints on the CPU.
+const CPU_PAINTING_LINE: &str = "the window paints on the CPU";
 
 /// Signs in once and makes sure the account has [`MESSAGES`] messages, then
 /// checks that a fresh start shows them all on its first page.
@@ -148,6 +171,8 @@ struct Target {
     deb: Option<PathBuf>,
     /// Whether a launch must wait for the last one's single-instance name.
     single_instance: bool,
+    /// Added to this app's environment only (`BENCH_BARE_ENV`).
+    extra_env: Vec<(String, String)>,
 }
 
 /// One run's figures.
@@ -175,7 +200,7 @@ impl Target {
         let stderr = std::fs::File::create(log).expect("log file");
         let mut command = Command::new(&self.binary);
         command
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().chain(&self.extra_env).map(|(k, v)| (k, v)))
             // BENCH_APP_LOG (a RUST_LOG filter) to see where start-up goes.
             .env(
                 "RUST_LOG",
