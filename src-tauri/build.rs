@@ -6,14 +6,13 @@ fn main() {
         // The manifest sits at the root, the capabilities beside the sources.
         .capabilities_path_pattern("src-tauri/capabilities/**/*")
         .app_manifest(tauri_build::AppManifest::new().commands(&[
-            "app_info",
+            "start",
             "auth_state",
             "sign_in",
             "cancel_sign_in",
             "sign_out",
             "messages_snapshot",
             "messages_load_more",
-            "connection_state",
             "send_message",
             "draft_get",
             "draft_set",

@@ -5,13 +5,16 @@ use clerk_auth::SignInMode;
 use courier_messages::Connection;
 use serde::Serialize;
 use serde_json::Value;
+use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use crate::error::CommandError;
 use crate::live::{Live, MessagesEvent};
 use crate::state::{ConfigProblem, Courier, Endpoints};
+use crate::updates::{Update, Updates};
 
-/// What the UI shows about the app itself.
+/// What the UI shows about the app itself: its name, version,
+/// configuration status, issuer and backend.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AppInfo {
@@ -31,12 +34,6 @@ pub(crate) struct ConfigStatus {
     problem: Option<ConfigProblem>,
 }
 
-/// The app's name, version, configuration status, issuer and backend.
-#[tauri::command]
-pub(crate) fn app_info(courier: State<'_, Courier>) -> AppInfo {
-    AppInfo::of(&courier)
-}
-
 impl AppInfo {
     fn of(courier: &Courier) -> Self {
         let problem = courier.config_problem().cloned();
@@ -49,6 +46,36 @@ impl AppInfo {
             },
             endpoints: courier.endpoints.clone(),
         }
+    }
+}
+
+/// What the window needs at start: the app's info, the session, the live
+/// messages and the socket's state, read after `updates` is open, so every
+/// later change comes down it.
+#[derive(Debug, Serialize)]
+pub(crate) struct Start {
+    info: AppInfo,
+    auth: Value,
+    messages: MessagesEvent,
+    connection: Connection,
+}
+
+/// Opens the window's channel of updates and answers the state now, in
+/// one request (see `updates`).
+#[tauri::command]
+pub(crate) fn start(
+    app: AppHandle,
+    courier: State<'_, Courier>,
+    live: State<'_, Live>,
+    updates: State<'_, Updates>,
+    channel: Channel<Update>,
+) -> Start {
+    updates.open(channel);
+    Start {
+        info: AppInfo::of(&courier),
+        auth: crate::events::current(&app),
+        messages: live.snapshot(),
+        connection: crate::live::connection(&app),
     }
 }
 
@@ -110,13 +137,6 @@ pub(crate) fn messages_snapshot(live: State<'_, Live>) -> MessagesEvent {
 #[tauri::command]
 pub(crate) fn messages_load_more(live: State<'_, Live>) {
     live.load_more()
-}
-
-/// Whether the socket to the backend is up (the same payload as
-/// `messages://connection`).
-#[tauri::command]
-pub(crate) fn connection_state(app: AppHandle) -> Connection {
-    crate::live::connection(&app)
 }
 
 /// What `send_message` answers.

@@ -1,10 +1,11 @@
-//! The session's Rust-to-UI event, `auth://state-changed`, carrying the
+//! The session's Rust-to-UI update, `auth://state-changed`, carrying the
 //! session state of `clerk-auth` unchanged (plus the sign-in mode while
-//! signing in). The UI asks `auth_state` right after subscribing, which
-//! replays the current state, so nothing is missed at start.
+//! signing in), sent down the window's channel (`updates`). The UI's
+//! `start` opens that channel and reads the current state in one request,
+//! so nothing is missed at start.
 
 use serde_json::Value;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 
 use crate::state::Courier;
 
@@ -31,7 +32,7 @@ pub(crate) fn current(app: &AppHandle) -> Value {
 
 /// Sends the current state to the main window.
 pub(crate) fn emit_state(app: &AppHandle) {
-    let _ = app.emit_to("main", STATE_CHANGED, current(app));
+    crate::updates::publish(app, STATE_CHANGED, current(app));
 }
 
 /// Forwards every state change for the life of the app.

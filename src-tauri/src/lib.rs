@@ -7,6 +7,7 @@
 //! * `events`: the session event, `auth://state-changed`.
 //! * `live`: the live messages, `messages://updated` and
 //!   `messages://connection`.
+//! * `updates`: the channel that carries those events to the main window.
 //! * `signin`: the sign-in window or system browser for one flow.
 //! * `state`: the core built from the settings (or why it could not be).
 //! * `config`: where the settings come from.
@@ -30,6 +31,7 @@ mod message_cache;
 mod painting;
 mod signin;
 mod state;
+mod updates;
 
 use tauri::{Manager, WindowEvent};
 
@@ -74,6 +76,7 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
             let data_dir = app.path().app_data_dir()?;
+            app.manage(updates::Updates::default());
             app.manage(live::Live::new(&data_dir));
             app.manage(starting.finish(data_dir));
             events::forward_state_changes(app.handle());
@@ -87,14 +90,13 @@ pub fn run() {
             }
         })
         .invoke_handler(tauri::generate_handler![
-            commands::app_info,
+            commands::start,
             commands::auth_state,
             commands::sign_in,
             commands::cancel_sign_in,
             commands::sign_out,
             commands::messages_snapshot,
             commands::messages_load_more,
-            commands::connection_state,
             commands::send_message,
             commands::draft_get,
             commands::draft_set,

@@ -1,8 +1,9 @@
 //! Live messages for the window: while someone is signed in, their newest
 //! page (and the pages "load more" added) stays subscribed, and each new
-//! result goes to the UI as one event, `messages://updated`. The socket's
-//! state goes as `messages://connection`. The UI asks `messages_snapshot`
-//! and `connection_state` after subscribing, so nothing is missed at start.
+//! result goes to the UI as one update, `messages://updated`. The socket's
+//! state goes as `messages://connection`. Both go down the window's channel
+//! (`updates`), which `start` opens before it reads them, so nothing is
+//! missed at start.
 //!
 //! Until the first live result arrives, the account's cached first page
 //! (`message_cache`) is shown, marked `cached`, so a start with a stored
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use clerk_auth::AuthState;
 use courier_messages::{Connection, LiveMessages, Message, Snapshot};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tokio::sync::watch;
 
 use crate::account::Account;
@@ -112,7 +113,7 @@ fn publish(
         };
         last.clone()
     };
-    let _ = app.emit_to("main", MESSAGES_UPDATED, event);
+    crate::updates::publish(app, MESSAGES_UPDATED, event);
 }
 
 /// Follows the session for the life of the app: subscribes when someone
@@ -138,7 +139,7 @@ pub(crate) fn follow(app: &AppHandle) {
     tauri::async_runtime::spawn(async move {
         loop {
             let state = *connection.borrow_and_update();
-            let _ = handle.emit_to("main", CONNECTION_CHANGED, state);
+            crate::updates::publish(&handle, CONNECTION_CHANGED, state);
             if connection.changed().await.is_err() {
                 return;
             }

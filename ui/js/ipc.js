@@ -3,21 +3,20 @@
 
 /** Command names, as registered on the Rust side. */
 export const Commands = Object.freeze({
-  APP_INFO: "app_info",
+  START: "start",
   AUTH_STATE: "auth_state",
   SIGN_IN: "sign_in",
   CANCEL_SIGN_IN: "cancel_sign_in",
   SIGN_OUT: "sign_out",
   MESSAGES_SNAPSHOT: "messages_snapshot",
   MESSAGES_LOAD_MORE: "messages_load_more",
-  CONNECTION_STATE: "connection_state",
   SEND_MESSAGE: "send_message",
   DRAFT_GET: "draft_get",
   DRAFT_SET: "draft_set",
   REPORT_FIRST_PAINT: "report_first_paint",
 });
 
-/** Event names emitted by the Rust side. */
+/** The names of the updates `start` opens (see src-tauri/src/updates.rs). */
 export const Events = Object.freeze({
   AUTH_STATE_CHANGED: "auth://state-changed",
   MESSAGES_UPDATED: "messages://updated",
@@ -46,7 +45,7 @@ export class IpcError extends Error {
 
 function tauri() {
   const t = window.__TAURI__;
-  if (!t || !t.core || typeof t.core.invoke !== "function" || !t.event) {
+  if (!t || !t.core || typeof t.core.invoke !== "function" || typeof t.core.Channel !== "function") {
     throw new IpcError(
       ErrorKinds.UNAVAILABLE,
       "This page is Courier's interface, and it can't reach the app from here.",
@@ -84,19 +83,20 @@ async function invoke(command, args) {
   }
 }
 
-async function listen(eventName, handler) {
-  const t = tauri();
-  try {
-    return await t.event.listen(eventName, (event) => handler(event.payload));
-  } catch (err) {
-    throw toIpcError(err);
-  }
-}
-
 // ---- commands ---------------------------------------------------------------
 
-/** @returns {Promise<{name: string, version: string, issuer: string|null, convexUrl: string|null, config: {ok: boolean, message?: string, hint?: string}}>} */
-export const appInfo = () => invoke(Commands.APP_INFO);
+/**
+ * Opens the app's channel of updates and reads the state now, in one
+ * request: every later change comes as `onUpdate({event, payload})`, with
+ * the event names of `Events` and their payloads.
+ * `info` is `{name, version, issuer, convexUrl, config: {ok, message?, hint?}}`.
+ * @returns {Promise<{info: object, auth: object, messages: object, connection: "connected"|"connecting"}>}
+ */
+export function start(onUpdate) {
+  const channel = new (tauri().core.Channel)();
+  channel.onmessage = onUpdate;
+  return invoke(Commands.START, { channel });
+}
 
 /** @returns {Promise<object>} the current AuthState */
 export const authState = () => invoke(Commands.AUTH_STATE);
@@ -117,9 +117,6 @@ export const messagesSnapshot = () => invoke(Commands.MESSAGES_SNAPSHOT);
 /** Adds the next page of older messages to the live pages. */
 export const messagesLoadMore = () => invoke(Commands.MESSAGES_LOAD_MORE);
 
-/** @returns {Promise<"connected"|"connecting">} */
-export const connectionState = () => invoke(Commands.CONNECTION_STATE);
-
 /** @returns {Promise<{id: string}>} */
 export const sendMessage = (body, clientMessageId) =>
   invoke(Commands.SEND_MESSAGE, { body, clientMessageId });
@@ -131,14 +128,3 @@ export const draftSet = (text) => invoke(Commands.DRAFT_SET, { text });
 
 /** Tells the app the first message is painted (it keeps only the first call). */
 export const reportFirstPaint = () => invoke(Commands.REPORT_FIRST_PAINT);
-
-// ---- events -----------------------------------------------------------------
-
-/** Calls `handler(authState)` on each change; resolves to an unlisten function. */
-export const onAuthStateChanged = (handler) => listen(Events.AUTH_STATE_CHANGED, handler);
-
-/** Calls `handler(snapshot)` for each new result of the live messages. */
-export const onMessagesUpdated = (handler) => listen(Events.MESSAGES_UPDATED, handler);
-
-/** Calls `handler("connected"|"connecting")` when the socket goes down or comes back. */
-export const onConnectionChanged = (handler) => listen(Events.CONNECTION_CHANGED, handler);

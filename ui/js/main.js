@@ -512,26 +512,37 @@ function wireDom() {
   });
 }
 
+let connectionEvents = 0; // as authEvents: an older answer cannot win
+
+function onUpdate(update) {
+  switch (update && update.event) {
+    case ipc.Events.AUTH_STATE_CHANGED:
+      authEvents += 1;
+      applyAuth(update.payload);
+      break;
+    case ipc.Events.MESSAGES_UPDATED:
+      applySnapshot(update.payload);
+      break;
+    case ipc.Events.CONNECTION_CHANGED:
+      connectionEvents += 1;
+      applyConnection(update.payload);
+      break;
+    default:
+      console.warn("courier: unknown update", update && update.event);
+  }
+}
+
 async function start() {
   showLoadingScreenSoon();
   wireDom();
   view.renderComposer(composerState());
 
-  // Asked all at once: each answer is a round trip, and the subscriptions
-  // are in place before the state they follow is read.
-  const infoAsked = ipc.appInfo();
-  const subscribed = Promise.all([
-    ipc.onAuthStateChanged((s) => {
-      authEvents += 1;
-      applyAuth(s);
-    }),
-    ipc.onMessagesUpdated(applySnapshot),
-    ipc.onConnectionChanged(applyConnection),
-  ]);
-  subscribed.catch(() => {}); // reported below, unless appInfo fails first
-  let info;
+  // One request: the app opens its channel of updates, then reads the
+  // state, so nothing is missed in between (see src-tauri/src/updates.rs).
+  const seen = { auth: authEvents, connection: connectionEvents };
+  let started;
   try {
-    info = await infoAsked;
+    started = await ipc.start(onUpdate);
   } catch (err) {
     const hint = err.kind === ipc.ErrorKinds.UNAVAILABLE
       ? "Open Courier from its app icon (or with the run command in the README) rather than in a web browser."
@@ -540,6 +551,7 @@ async function start() {
     view.showScreen("config");
     return;
   }
+  const info = started.info;
   view.renderVersion(info && info.version);
   view.renderEndpoints(info && info.issuer, info && info.convexUrl);
   if (info && info.config && info.config.ok === false) {
@@ -548,32 +560,13 @@ async function start() {
     return;
   }
 
-  try {
-    await subscribed;
-  } catch (err) {
-    view.renderConfig(err.message || "Courier couldn't subscribe to its session.", "Restart Courier.");
-    view.showScreen("config");
-    return;
-  }
-
   startClock();
-  // The session, its messages and the socket's state together, applied in
-  // one go: the first signed-in frame already shows the messages.
-  // The draft is restored once the session says whose it is (applyAuth).
-  const seen = authEvents;
-  const [auth, snapshot, connection] = await Promise.allSettled([
-    ipc.authState(),
-    ipc.messagesSnapshot(),
-    ipc.connectionState(),
-  ]);
-  if (auth.status === "fulfilled") {
-    if (seen === authEvents) applyAuth(auth.value);
-  } else {
-    console.error("courier: auth_state failed:", auth.reason);
-  }
-  if (snapshot.status === "fulfilled") applySnapshot(snapshot.value);
-  if (connection.status === "fulfilled") applyConnection(connection.value);
-  else console.error("courier: connection_state failed:", connection.reason);
+  // The session, its messages and the socket's state applied in one go:
+  // the first signed-in frame already shows the messages. The draft is
+  // restored once the session says whose it is (applyAuth).
+  if (seen.auth === authEvents) applyAuth(started.auth);
+  applySnapshot(started.messages); // the newest version wins anyway
+  if (seen.connection === connectionEvents) applyConnection(started.connection);
 }
 
 start();

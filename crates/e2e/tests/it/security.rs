@@ -14,7 +14,7 @@ async fn a_script_in_the_sign_in_window_cannot_invoke_app_commands() {
             r#"const done = arguments[arguments.length - 1];
                const internals = window.__TAURI_INTERNALS__;
                if (!internals) { done("no ipc"); return; }
-               internals.invoke("app_info").then(
+               internals.invoke("auth_state").then(
                  (value) => done("invoked: " + JSON.stringify(value)),
                  (error) => done("refused: " + String(error)));"#,
             vec![],

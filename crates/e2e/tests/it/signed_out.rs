@@ -11,7 +11,7 @@ async fn signed_out_screen_shows_version_from_rust_and_sign_in_reaches_rust() {
         .text_contains("#app-version", env!("CARGO_PKG_VERSION"))
         .await;
     assert!(version.contains("0.1.0"), "{version}");
-    // Which issuer and backend this app sends its tokens to, from app_info.
+    // Which issuer and backend this app sends its tokens to, from `start`.
     let env = backends.env();
     app.text_contains("#about-issuer-out", &backends.issuer_url())
         .await;
