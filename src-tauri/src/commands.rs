@@ -49,12 +49,15 @@ impl AppInfo {
     }
 }
 
-/// What the window needs at start: the app's info, the session, the live
+/// What the window needs at start: the app's info, the desktop's font
+/// family where the page should name it (`ui_font`), the session, the live
 /// messages and the socket's state, read after `updates` is open, so every
 /// later change comes down it.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Start {
     info: AppInfo,
+    ui_font: Option<String>,
     auth: Value,
     messages: MessagesEvent,
     connection: Connection,
@@ -73,6 +76,8 @@ pub(crate) fn start(
     updates.open(channel);
     Start {
         info: AppInfo::of(&courier),
+        // A sync command runs on the main thread, where GTK's settings are.
+        ui_font: crate::ui_font::family(),
         auth: crate::events::current(&app),
         messages: live.snapshot(),
         connection: crate::live::connection(&app),

@@ -15,6 +15,7 @@
 //! * `message_cache`: the first page kept to paint at once on the next start.
 //! * `first_paint`: when the first message was painted (the window benchmark).
 //! * `painting`: the webview paints on the CPU when there is no GPU (Linux).
+//! * `ui_font`: the desktop's font family, named for the page (Linux).
 
 mod account;
 mod commands;
@@ -31,6 +32,7 @@ mod message_cache;
 mod painting;
 mod signin;
 mod state;
+mod ui_font;
 mod updates;
 
 use tauri::{Manager, WindowEvent};

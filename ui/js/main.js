@@ -551,6 +551,7 @@ async function start() {
     view.showScreen("config");
     return;
   }
+  view.useFont(started.uiFont); // before the first frame that has text
   const info = started.info;
   view.renderVersion(info && info.version);
   view.renderEndpoints(info && info.issuer, info && info.convexUrl);

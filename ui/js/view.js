@@ -49,6 +49,17 @@ export function showScreen(name) {
   }
 }
 
+/**
+ * Names the desktop's interface font (the app reads it from GTK on Linux)
+ * in place of `system-ui`, which WebKitGTK resolves slowly. Only a plain
+ * family name is used (the app checks too); otherwise the stylesheet's
+ * `system-ui` stays.
+ */
+export function useFont(family) {
+  if (typeof family !== "string" || !/^[\p{L}\p{N} ._-]{1,64}$/u.test(family)) return;
+  document.documentElement.style.setProperty("--font", `"${family}", sans-serif`);
+}
+
 export function renderVersion(version) {
   $("app-version").textContent = version ? `Version ${version}` : "";
 }

@@ -32,6 +32,21 @@ async fn sign_in_window_signs_ada_in_with_name_avatar_and_demo_messages() {
     let bodies = app.message_bodies().await;
     assert!(bodies.len() >= 3, "demo messages: {bodies:?}");
     assert_eq!(backends.clerk().grants().authorization_code, 1);
+    // The text is in the desktop's font, named (GTK's setting) rather than
+    // left to WebKitGTK's slower `system-ui`.
+    let font = app
+        .client
+        .execute(
+            "return getComputedStyle(document.querySelector('#messages li.message')).fontFamily;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let font = font.as_str().unwrap_or_default();
+    assert!(
+        !font.is_empty() && !font.starts_with("system-ui"),
+        "message font: {font:?}"
+    );
     app.screenshot("signed-in").await;
     app.quit().await;
 }
