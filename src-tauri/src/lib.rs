@@ -4,10 +4,10 @@
 //! `courier-messages`.
 //!
 //! * [`commands`]: what the main window may invoke.
-//! * `events`: the session event, `auth://state-changed`.
+//! * `events`: the session's update, `auth://state-changed`.
 //! * `live`: the live messages, `messages://updated` and
 //!   `messages://connection`.
-//! * `updates`: the channel that carries those events to the main window.
+//! * `updates`: the channel that carries those updates to the main window.
 //! * `signin`: the sign-in window or system browser for one flow.
 //! * `state`: the core built from the settings (or why it could not be).
 //! * `config`: where the settings come from.

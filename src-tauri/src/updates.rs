@@ -4,8 +4,8 @@
 //!
 //! Why a channel and not Tauri events: at start the page needs the state
 //! and every change after it. With events that took three `listen`
-//! requests and then four reads; `start` is one request, and each request
-//! costs the page a few milliseconds before its first frame. It also keeps
+//! requests and then four reads; `start` is one. (First paint moved less
+//! than the window bench's noise; the app's PSS fell ~3 MiB.) It also keeps
 //! the window's capability to its own commands (no `core:event`).
 
 use std::sync::Mutex;
