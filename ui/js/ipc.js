@@ -89,8 +89,9 @@ async function invoke(command, args) {
  * Opens the app's channel of updates and reads the state now, in one
  * request: every later change comes as `onUpdate({event, payload})`, with
  * the event names of `Events` and their payloads.
- * `info` is `{name, version, issuer, convexUrl, config: {ok, message?, hint?}}`.
- * @returns {Promise<{info: object, auth: object, messages: object, connection: "connected"|"connecting"}>}
+ * `info` is `{name, version, issuer, convexUrl, config: {ok, message?, hint?}}`;
+ * `uiFont` the desktop's font family on Linux, else null.
+ * @returns {Promise<{info: object, uiFont: string|null, auth: object, messages: object, connection: "connected"|"connecting"}>}
  */
 export function start(onUpdate) {
   const channel = new (tauri().core.Channel)();
