@@ -187,11 +187,11 @@ pub(crate) fn draft_set(courier: State<'_, Courier>, text: String) -> Result<(),
     })
 }
 
-/// The UI painted its first message: reported once per process (see
-/// `first_paint`).
+/// The UI painted its first message: reported once per process, with the
+/// page's `performance.now()` (see `first_paint`).
 #[tauri::command]
-pub(crate) fn report_first_paint() {
-    crate::first_paint::report()
+pub(crate) fn report_first_paint(page_ms: Option<f64>) {
+    crate::first_paint::report(page_ms)
 }
 
 #[cfg(test)]

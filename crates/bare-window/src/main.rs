@@ -4,17 +4,18 @@
 //! Courier's figures as ratios of this one's.
 //!
 //! Its page reports first paint: once the heading is painted it invokes
-//! [`report_first_paint`], which prints `first-paint-ms <N>`, N the
-//! milliseconds since the process started (the same clock as Courier's).
+//! [`report_first_paint`] with its own clock, which prints
+//! `first-paint-ms <N> page-ms <P>` ([`start_clock::FirstPaint`], the same
+//! line and clock as Courier's).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")] // no console window
 
 use std::io::Write as _;
 
-/// Prints `first-paint-ms <N>` to stdout (the benchmark reads it).
+/// Prints the first-paint line to stdout (the benchmark reads it).
 #[tauri::command]
-fn report_first_paint() {
+fn report_first_paint(page_ms: Option<f64>) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "first-paint-ms {}", start_clock::millis_since_start());
+    let _ = writeln!(out, "{}", start_clock::FirstPaint::now(page_ms));
     let _ = out.flush();
 }
 

@@ -3,7 +3,10 @@
 // ui/js/main.js reports the same way).
 function reportFirstPaint() {
   requestAnimationFrame(() =>
-    setTimeout(() => window.__TAURI__.core.invoke("report_first_paint"), 0),
+    setTimeout(
+      () => window.__TAURI__.core.invoke("report_first_paint", { pageMs: performance.now() }),
+      0,
+    ),
   );
 }
 

@@ -12,10 +12,12 @@
 //! environment and folders, so Courier restores the session and shows the 50
 //! messages. Each run:
 //!
-//! * first paint: the `first-paint-ms <N>` line the app prints (Courier's
-//!   first message painted, the bare window's heading; N = ms since the
-//!   process started, by the kernel's clock: `crates/start-clock`), and the
-//!   time from spawn to reading that line, by this process's clock;
+//! * first paint: the `first-paint-ms <N> page-ms <P>` line the app prints
+//!   (Courier's first message painted, the bare window's heading; N = ms
+//!   since the process started, by the kernel's clock, P = ms since the page
+//!   started, by the page's: `crates/start-clock`), split at the page's
+//!   start; and the time from spawn to reading that line, by this process's
+//!   clock;
 //! * 5 s later, PSS and RSS summed over the process tree (the app and its
 //!   WebKit processes), from `/proc/<pid>/smaps_rollup`;
 //! * then the tree is killed, and the next launch waits until it is gone
@@ -36,6 +38,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use e2e::{workspace_root, App, AppDirs, Launch};
+use start_clock::FirstPaint;
 use test_support::{demo, TestBackends};
 
 /// Runs of each app unless `BENCH_RUNS` says otherwise.
@@ -180,6 +183,8 @@ struct Target {
 struct Sample {
     /// The app's own figure: process start to first paint.
     first_paint_ms: f64,
+    /// Of which in the page (its start to first paint), if it said.
+    in_page_ms: Option<f64>,
     /// Spawn to the first-paint line read, by this process's clock.
     spawn_to_line_ms: f64,
     /// The process tree's proportional set size.
@@ -218,13 +223,13 @@ impl Target {
         // passes on the figure.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(ms) = line.strip_prefix("first-paint-ms ") {
-                    let _ = tx.send((Instant::now(), ms.trim().parse::<f64>()));
+                if line.starts_with("first-paint-ms ") {
+                    let _ = tx.send((Instant::now(), line.parse::<FirstPaint>()));
                 }
             }
         });
-        let (seen, first_paint_ms) = match rx.recv_timeout(PAINT_TIMEOUT) {
-            Ok((seen, Ok(ms))) => (seen, ms),
+        let (seen, report) = match rx.recv_timeout(PAINT_TIMEOUT) {
+            Ok((seen, Ok(report))) => (seen, report),
             Ok((_, Err(error))) => self.fail(&mut child, log, &format!("bad figure: {error}")),
             Err(_) => self.fail(&mut child, log, "no first-paint-ms line within 30 s"),
         };
@@ -237,7 +242,8 @@ impl Target {
             .fold((0, 0), |(pss, rss), (p, r)| (pss + p, rss + r));
         self.stop(&mut child);
         Sample {
-            first_paint_ms,
+            first_paint_ms: report.since_start_ms as f64,
+            in_page_ms: report.in_page_ms.map(|ms| ms as f64),
             spawn_to_line_ms: (seen - spawned).as_secs_f64() * 1000.0,
             pss_kib,
             app_pss_kib,
@@ -340,45 +346,63 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
 }
 
 fn print_table(runs: usize, bare: &[Sample], courier: &[Sample], b: &Target, c: &Target) {
-    type Figure = (&'static str, &'static str, fn(&Sample) -> f64, usize);
-    let figures: [Figure; 7] = [
+    // A figure some runs lack (an app that did not say) is left out.
+    type Figure = (
+        &'static str,
+        &'static str,
+        fn(&Sample) -> Option<f64>,
+        usize,
+    );
+    let figures: [Figure; 9] = [
         (
             "first paint, ms since process start (app's clock)",
             "ms",
-            |s| s.first_paint_ms,
+            |s| Some(s.first_paint_ms),
+            0,
+        ),
+        (
+            "  of which before the page starts",
+            "ms",
+            |s| s.in_page_ms.map(|page| s.first_paint_ms - page),
+            0,
+        ),
+        (
+            "  of which in the page (page's clock)",
+            "ms",
+            |s| s.in_page_ms,
             0,
         ),
         (
             "spawn to first-paint line read (bench's clock)",
             "ms",
-            |s| s.spawn_to_line_ms,
+            |s| Some(s.spawn_to_line_ms),
             0,
         ),
         (
             "PSS, app + WebKit processes, 5 s after first paint",
             "MiB",
-            |s| s.pss_kib as f64 / 1024.0,
+            |s| Some(s.pss_kib as f64 / 1024.0),
             1,
         ),
         (
             "  of which the app's own process",
             "MiB",
-            |s| s.app_pss_kib as f64 / 1024.0,
+            |s| Some(s.app_pss_kib as f64 / 1024.0),
             1,
         ),
         (
             "  of which WebKit's processes",
             "MiB",
-            |s| s.pss_kib.saturating_sub(s.app_pss_kib) as f64 / 1024.0,
+            |s| Some(s.pss_kib.saturating_sub(s.app_pss_kib) as f64 / 1024.0),
             1,
         ),
         (
             "RSS summed over the same processes",
             "MiB",
-            |s| s.rss_kib as f64 / 1024.0,
+            |s| Some(s.rss_kib as f64 / 1024.0),
             1,
         ),
-        ("processes in the tree", "", |s| s.processes as f64, 0),
+        ("processes in the tree", "", |s| Some(s.processes as f64), 0),
     ];
     println!();
     println!(
@@ -389,8 +413,14 @@ fn print_table(runs: usize, bare: &[Sample], courier: &[Sample], b: &Target, c: 
     println!("| figure | bare median (min-max) | Courier median (min-max) | Courier/bare |");
     println!("|---|---|---|---|");
     for (name, unit, get, decimals) in figures {
-        let (bm, bmin, bmax) = spread(bare.iter().map(get).collect());
-        let (cm, cmin, cmax) = spread(courier.iter().map(get).collect());
+        let (Some(bare_values), Some(courier_values)) = (
+            bare.iter().map(get).collect::<Option<Vec<_>>>(),
+            courier.iter().map(get).collect::<Option<Vec<_>>>(),
+        ) else {
+            continue;
+        };
+        let (bm, bmin, bmax) = spread(bare_values);
+        let (cm, cmin, cmax) = spread(courier_values);
         let unit = if unit.is_empty() {
             String::new()
         } else {

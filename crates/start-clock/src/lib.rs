@@ -7,6 +7,13 @@
 //! everything before `main`) against `CLOCK_BOOTTIME` now. A tick is 10 ms,
 //! so a figure is 0 to 10 ms over. Elsewhere, or if `/proc` cannot be read,
 //! it is the time since [`mark`] (call it on the first line of `main`).
+//!
+//! [`FirstPaint`] is the line both apps print with that figure, and the
+//! benchmark reads.
+
+mod first_paint;
+
+pub use first_paint::{FirstPaint, NotAReport};
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
